@@ -1,0 +1,357 @@
+"""``BatchedTrainingTask``: the epoch loop, the reports, the history and the result dict."""
+from __future__ import annotations
+
+import copy
+import datetime
+import difflib
+import logging
+import math
+import time
+import types
+import warnings
+from typing import Any, Callable, Optional
+
+import numpy as np
+import pandas as pd
+
+from ._batcher import SequentialSampler
+from ._bundle import DataBundle, IndexedDataBundle
+from ._errors import ConfigurationError, DataError
+
+logger = logging.getLogger("sweeps_core")
+
+_SETTINGS = dict(
+    epoch_count=100,
+    batch_size=10000,
+    continue_training=False,
+    training_time_limit=None,
+    evaluation_time_limit=None,
+    training_batch_limit=None,
+    evaluation_batch_limit=None,
+    is_quite_time=None,
+    mini_batch_size=None,
+    mini_epoch_count=None,
+    mini_reporting_conventional=True,
+    delay_after_iteration_in_seconds=None,
+    index_frame_name_in_bundle="index",
+    seed=None,
+    device="cpu",
+)
+
+
+class TrainingSettings:
+    """The knobs of the epoch loop. Setting a name that is not a setting warns with a suggestion.
+
+    ``seed`` (int or None) seeds weight initialisation and any random sampler; ``device`` is
+    ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'auto'``.
+    """
+
+    def __init__(self, **kwargs: Any):
+        for key, value in _SETTINGS.items():
+            object.__setattr__(self, key, value)
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        if key not in _SETTINGS:
+            close = difflib.get_close_matches(key, list(_SETTINGS), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; settings are {sorted(_SETTINGS)}"
+            warnings.warn(f"TrainingSettings has no setting {key!r}, so it has no effect{hint}", UserWarning, stacklevel=2)
+        object.__setattr__(self, key, value)
+
+    def __repr__(self) -> str:
+        changed = {k: v for k, v in vars(self).items() if _SETTINGS.get(k, object()) != v}
+        return f"TrainingSettings({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
+
+
+def resolve_device(device: Any):
+    """'auto' -> cuda when available, else cpu; a cuda device that is absent is an error."""
+    import torch
+
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigurationError(
+            f"settings.device {device!r} is not a device: use 'cpu', 'cuda', 'cuda:N' or 'auto'"
+        ) from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigurationError(
+                f"settings.device {device!r} asks for a GPU, but torch sees none: use 'cpu' or 'auto'"
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ConfigurationError(
+                f"settings.device {device!r}: there are only {torch.cuda.device_count()} GPUs (cuda:0..)"
+            )
+    return resolved
+
+
+class PredefinedSplitter:
+    """Reads the split from a column of the index frame: train on some values, evaluate others."""
+
+    def __init__(self, column: str = "split", test_values=("test", "display"), train_values=("train", "display")):
+        self.column = column
+        self.test_values = list(test_values)
+        self.train_values = list(train_values)
+
+    def get_subset_names(self) -> list:
+        return list(self.test_values)
+
+    def split(self, index_frame: pd.DataFrame):
+        if self.column not in index_frame.columns:
+            raise DataError(
+                f"the index frame has no split column {self.column!r}; its columns are {list(index_frame.columns)}. "
+                f"Add one, e.g. df['{self.column}'] = train_display_test_split(df, 0.2, 0.2, 'label')"
+            )
+        values = index_frame[self.column]
+        train = index_frame.index[values.isin(self.train_values).to_numpy()]
+        tests = {name: index_frame.index[(values == name).to_numpy()] for name in self.test_values}
+        return train, tests
+
+
+def _as_seconds(limit: Any) -> Optional[float]:
+    if limit is None:
+        return None
+    if isinstance(limit, datetime.timedelta):
+        return limit.total_seconds()
+    return float(limit)
+
+
+class BatchedTrainingTask:
+    """Trains a model batch by batch; reports metrics on the evaluation splits after every epoch.
+
+    ``run(data)`` returns ``{'metrics': last epoch's metrics, 'runs': {}, 'output': {'history': [...], ...}}``;
+    the history has one dict per epoch: ``<metric>_<stage>`` values, ``loss`` (mean training loss of
+    the epoch), ``iteration`` (from 0) and ``timestamp``.
+    """
+
+    def __init__(self, splitter=None, batcher=None, model_handler=None, metric_pool=None, settings=None,
+                 artificiers=None, late_initialization: Optional[Callable] = None, debug: bool = False):
+        from ._metrics import MetricPool
+
+        self.splitter = splitter if splitter is not None else PredefinedSplitter()
+        self.batcher = batcher
+        self.model_handler = model_handler
+        self.metric_pool = metric_pool if metric_pool is not None else MetricPool()
+        self.settings = settings if settings is not None else TrainingSettings()
+        self.artificiers = list(artificiers or [])
+        self._late_initialization = late_initialization
+        self.debug = debug
+        self.info = {}
+        self.history = None
+        self.data_ = None
+
+    # -- hooks ---------------------------------------------------------------------------
+    def late_initialization(self, ibundle: IndexedDataBundle) -> None:
+        """Called with the whole bundle before the split; sets batcher, model handler, metrics."""
+        if self._late_initialization is not None:
+            self._late_initialization(self, ibundle)
+
+    def get_metric_names(self) -> list:
+        """Exactly the keys of a history row that hold numbers, in their order."""
+        names = [f"{m}_{stage}" for stage in self.splitter.get_subset_names() for m in self.metric_pool.get_metric_names()]
+        return names + ["loss", "iteration"]
+
+    # -- preparation ---------------------------------------------------------------------
+    def _to_ibundle(self, data: Any) -> IndexedDataBundle:
+        if isinstance(data, str):
+            data = DataBundle.load(data)
+        if isinstance(data, IndexedDataBundle):
+            return data
+        if isinstance(data, DataBundle):
+            name = self.settings.index_frame_name_in_bundle
+            if name not in data.data_frames:
+                raise DataError(
+                    f"the bundle has no index frame {name!r}; its frames are {list(data.data_frames)}. "
+                    f"Name it {name!r} or set settings.index_frame_name_in_bundle"
+                )
+            return IndexedDataBundle(data[name], data)
+        raise ConfigurationError(
+            f"task.run expects a DataBundle, an IndexedDataBundle or a path to a saved bundle, got {type(data).__name__}"
+        )
+
+    def _prepare(self, data: Any) -> types.SimpleNamespace:
+        state = types.SimpleNamespace(iteration=0, first_iteration=0, losses=[])
+        state.device = resolve_device(self.settings.device)
+        state.rng = self._seed_everything()
+        state.original_ibundle = self._to_ibundle(data)
+        continuing = self.settings.continue_training and self.history is not None and self.model_handler is not None \
+            and getattr(self.model_handler, "network", None) is not None
+        if not continuing:
+            self.late_initialization(state.original_ibundle)
+        self._check_ready()
+        ibundle = state.original_ibundle
+        if hasattr(self.batcher, "preprocess_bundle"):
+            ibundle = self.batcher.preprocess_bundle(ibundle) or ibundle
+        train_index, test_indices = self.splitter.split(ibundle.index_frame)
+        if len(train_index) == 0:
+            raise DataError(
+                f"the training split is empty: no row of the index frame has {self.splitter.column!r} in "
+                f"{self.splitter.train_values}; found values {sorted(map(str, ibundle.index_frame[self.splitter.column].unique()))}"
+            )
+        state.split = types.SimpleNamespace(train=train_index, tests=test_indices)
+        state.train_source = ibundle.change_index(train_index)
+        state.test_sources = {k: ibundle.change_index(v) for k, v in test_indices.items() if len(v) > 0}
+        if not continuing:
+            logger.info("Fitting the transformers")
+            first_rows = self.batcher.first_training_rows(state.train_source, self.settings.batch_size, state.rng)
+            self.batcher.fit(state.train_source.change_index(first_rows))
+        state.train_data = self.batcher.extract(state.train_source)
+        state.test_data = {k: self.batcher.extract(v) for k, v in state.test_sources.items()}
+        if not continuing:
+            logger.info("Instantiating model")
+            sample = next(self.batcher.batches(state.train_data, self.batcher.training_sampler,
+                                               self.settings.batch_size, "cpu", self._sample_rng(), state.train_source))
+            self.model_handler.instantiate(self, sample, state.device)
+            self.history = []
+        state.first_iteration = state.iteration = len(self.history)
+        return state
+
+    def _seed_everything(self):
+        seed = self.settings.seed
+        if seed is not None:
+            import torch
+            torch.manual_seed(seed)
+        return np.random.default_rng(seed)
+
+    def _sample_rng(self):
+        return np.random.default_rng(self.settings.seed)
+
+    def _check_ready(self) -> None:
+        missing = [name for name in ("batcher", "model_handler") if getattr(self, name) is None]
+        if missing:
+            raise ConfigurationError(
+                f"the task has no {' and no '.join(missing)} after late initialization: "
+                f"call self.setup_batcher(...) and self.setup_model(...) in initialize_task"
+            )
+
+    # -- the loop ------------------------------------------------------------------------
+    def run(self, data: Any) -> dict:
+        """Train on ``data`` (a DataBundle with an ``index`` frame) and return the result dict."""
+        logger.info("Training starts. Info: %s", self.info)
+        state = self._prepare(data)
+        output = {}
+        for _ in range(self.settings.epoch_count):
+            if self.settings.mini_batch_size is None:
+                self._simple_epoch(state, output)
+            else:
+                self._mini_batch_epoch(state, output)
+            if self.settings.delay_after_iteration_in_seconds:
+                time.sleep(self.settings.delay_after_iteration_in_seconds)
+        if self.debug:
+            self.data_ = state
+        metrics = {k: v for k, v in output.get("metrics", {}).items() if k != "timestamp"}
+        return {"metrics": metrics, "runs": {}, "output": output}
+
+    def _training_batches(self, state):
+        settings = self.settings
+        return self.batcher.batches(state.train_data, self.batcher.training_sampler, settings.batch_size,
+                                    state.device, state.rng, state.train_source)
+
+    def _wait_for_quiet_time(self) -> None:
+        while self.settings.is_quite_time is not None and self.settings.is_quite_time():
+            time.sleep(60)
+
+    def _batch_allowed(self, index: int, started: float) -> bool:
+        limit = _as_seconds(self.settings.training_time_limit)
+        if limit is not None and time.monotonic() - started > limit:
+            return False
+        batch_limit = self.settings.training_batch_limit
+        return batch_limit is None or index < batch_limit
+
+    def _simple_epoch(self, state, output: dict) -> None:
+        logger.info("Epoch %d of %d", state.iteration - state.first_iteration, self.settings.epoch_count)
+        started = time.monotonic()
+        for index, batch in enumerate(self._training_batches(state)):
+            self._wait_for_quiet_time()
+            if not self._batch_allowed(index, started):
+                break
+            state.losses.append(self.model_handler.train_step(batch))
+        self._report(state, output)
+
+    def _mini_batch_epoch(self, state, output: dict) -> None:
+        started = time.monotonic()
+        for index, batch in enumerate(self._training_batches(state)):
+            self._wait_for_quiet_time()
+            if not self._batch_allowed(index, started):
+                break
+            for _ in range(self.settings.mini_epoch_count or 1):
+                for mini_batch in self.batcher.mini_batches(batch, self.settings.mini_batch_size, state.rng):
+                    state.losses.append(self.model_handler.train_step(mini_batch))
+                if not self.settings.mini_reporting_conventional:
+                    self._report(state, output)
+        if self.settings.mini_reporting_conventional:
+            self._report(state, output)
+
+    # -- reports -------------------------------------------------------------------------
+    def _evaluate(self, state) -> pd.DataFrame:
+        frames = []
+        limit = _as_seconds(self.settings.evaluation_time_limit)
+        for stage, data in state.test_data.items():
+            started = time.monotonic()
+            batches = self.batcher.batches(data, SequentialSampler(), self.settings.batch_size,
+                                           state.device, None, state.test_sources[stage])
+            for index, batch in enumerate(batches):
+                if self.settings.evaluation_batch_limit is not None and index >= self.settings.evaluation_batch_limit:
+                    break
+                if limit is not None and time.monotonic() - started > limit:
+                    break
+                frame = self.model_handler.predict(batch)
+                frame["stage"] = stage
+                frames.append(frame)
+        return pd.concat(frames) if frames else pd.DataFrame()
+
+    def _report(self, state, output: dict) -> None:
+        result_df = self._evaluate(state)
+        for artificier in self.artificiers:
+            artificier.run_before_metrics(result_df)
+        metrics = self.metric_pool.run(result_df) if len(result_df) else {}
+        metrics = dict(metrics)
+        metrics["loss"] = self.model_handler.mean_loss(state.losses) if state.losses else math.nan
+        metrics["iteration"] = state.iteration
+        for name, value in metrics.items():
+            logger.debug("###%s:%s", name, value)
+        metrics["timestamp"] = str(datetime.datetime.now())
+        self.history.append(metrics)
+        output.update(
+            result_df=result_df, metrics=metrics, info=None, model=self.model_handler, training_task=self,
+            train_split=state.split.train, test_splits=state.split.tests, batcher=self.batcher,
+            history=copy.deepcopy(self.history),
+        )
+        state.iteration += 1
+        state.losses = []
+
+    # -- inspection ----------------------------------------------------------------------
+    def generate_sample_batch_and_temp_data(self, bundle: Any, batch_index: int = 0, from_split: Optional[str] = None,
+                                            force_default_strategy: bool = False):
+        """Prepare as ``run`` does (late init, fitting, network) and return one batch and the state."""
+        state = self._prepare(bundle)
+        if from_split is None:
+            data, source = state.train_data, state.train_source
+            sampler = SequentialSampler() if force_default_strategy else self.batcher.training_sampler
+        else:
+            data, source, sampler = state.test_data[from_split], state.test_sources[from_split], SequentialSampler()
+        batches = self.batcher.batches(data, sampler, self.settings.batch_size, "cpu", self._sample_rng(), source)
+        for index, batch in enumerate(batches):
+            if index == batch_index:
+                state.batch = batch
+                return batch, state
+        raise ConfigurationError(f"batch_index {batch_index} is out of range: the split has {index + 1} batches")
+
+    def predict(self, bundle: Any) -> pd.DataFrame:
+        """Predictions of the trained model for every row of ``bundle``'s index frame."""
+        ibundle = self._to_ibundle(bundle)
+        data = self.batcher.extract(ibundle)
+        device = resolve_device(self.settings.device)
+        frames = [self.model_handler.predict(batch) for batch in
+                  self.batcher.batches(data, SequentialSampler(), self.settings.batch_size, device, None, ibundle)]
+        result = pd.concat(frames)
+        result["stage"] = "prediction"
+        return result
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["data_"] = None  # run-time state holds tensors and data; it is not part of the task
+        return state

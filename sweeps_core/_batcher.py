@@ -126,7 +126,7 @@ def frame_to_tensor(frame: Any, name: str = "frame"):
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
     try:
-        values = frame.to_numpy(dtype=np.float32)
+        values = np.require(frame.to_numpy(dtype=np.float32), requirements=["C", "W"])
     except (TypeError, ValueError):
         bad = [c for c in frame.columns if not (pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))]
         raise ConfigurationError(

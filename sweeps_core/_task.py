@@ -231,7 +231,9 @@ class BatchedTrainingTask:
     def run(self, data: Any) -> dict:
         """Train on ``data`` (a DataBundle with an ``index`` frame) and return the result dict."""
         logger.info("Training starts. Info: %s", self.info)
+        started = time.perf_counter()
         state = self._prepare(data)
+        prepared = time.perf_counter()
         output = {}
         for _ in range(self.settings.epoch_count):
             if self.settings.mini_batch_size is None:
@@ -242,6 +244,8 @@ class BatchedTrainingTask:
                 time.sleep(self.settings.delay_after_iteration_in_seconds)
         if self.debug:
             self.data_ = state
+        # seconds spent preparing (fitting, extracting, building the network) and in the epoch loop
+        output["timings"] = {"prepare": prepared - started, "epochs": time.perf_counter() - prepared}
         metrics = {k: v for k, v in output.get("metrics", {}).items() if k != "timestamp"}
         return {"metrics": metrics, "runs": {}, "output": output}
 

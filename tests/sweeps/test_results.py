@@ -1,0 +1,140 @@
+"""SweepResult over hand-built TaskResults: tidy history, leaderboard, best and failed tasks."""
+import math
+
+import pytest
+
+from sweeps._errors import SweepsValueError, UnknownMetricError
+from sweeps._results import SweepResult, choose_metric, split_key
+from sweeps._spec import COMPLETE, FAILED, TaskResult
+
+
+def task(name, lr, size, accuracies, losses, seconds=1.0):
+    rows = [
+        {"accuracy_test": a, "roc_auc_score_display": a / 2, "loss": l, "iteration": i,
+         "timestamp": f"t{i}"}
+        for i, (a, l) in enumerate(zip(accuracies, losses))
+    ]
+    return TaskResult(name, {"lr": lr, "size": size}, 0, COMPLETE, history=rows,
+                      metrics=dict(rows[-1]), seconds=seconds)
+
+
+@pytest.fixture
+def sweep():
+    return SweepResult(
+        "iris",
+        [
+            task("lr0.1", 0.1, (10,), [0.6, 0.9, 0.8], [0.9, 0.5, 0.4]),  # best epoch 1, last 0.8
+            task("lr0.3", 0.3, (10, 5), [0.7, 0.85, 0.85], [0.8, 0.6, 0.3]),
+            task("lr1", 1.0, (20,), [0.5, math.nan, math.nan], [0.7, 0.7, 0.7]),
+            TaskResult("lr3", {"lr": 3.0, "size": (20,)}, 0, FAILED,
+                       history=[{"accuracy_test": 0.1, "loss": 9.0, "iteration": 0}],
+                       error="Traceback\nRuntimeError: diverged"),
+        ],
+    )
+
+
+def test_split_key():
+    assert split_key("accuracy_test") == ("accuracy", "test")
+    assert split_key("roc_auc_score_display") == ("roc_auc_score", "display")
+    assert split_key("loss") == ("loss", "train")
+    assert split_key("loss_validation") == ("loss", "validation")
+    assert split_key("f1_val") == ("f1", "val")
+    assert split_key("lr") == ("lr", "")
+    assert split_key("_test") == ("_test", "")
+
+
+def test_metric_and_direction_defaults(sweep):
+    assert (sweep.metric, sweep.direction) == ("accuracy_test", "maximize")
+    only_loss = TaskResult("a", {}, 0, COMPLETE, history=[{"loss": 1.0, "iteration": 0}])
+    assert choose_metric(only_loss) == "loss"
+    assert SweepResult("s", [only_loss]).direction == "minimize"
+    display = TaskResult("a", {}, 0, COMPLETE, history=[{"loss": 1.0, "f1_display": 0.5}])
+    assert choose_metric(display) == "f1_display"
+    assert SweepResult("s", []).metric is None
+
+
+def test_history_is_one_tidy_long_frame(sweep):
+    frame = sweep.history
+    assert list(frame.columns) == ["name", "lr", "size", "iteration", "split", "metric", "value"]
+    # 3 tasks x 3 epochs x 3 metrics + 1 failed epoch x 2 metrics; iteration/timestamp dropped
+    assert len(frame) == 3 * 3 * 3 + 2
+    assert set(frame["metric"]) == {"accuracy", "roc_auc_score", "loss"}
+    assert set(zip(frame["metric"], frame["split"])) == {
+        ("accuracy", "test"), ("roc_auc_score", "display"), ("loss", "train")}
+    assert frame.loc[frame["name"] == "lr0.3", "size"].iloc[0] == (10, 5)
+    assert isinstance(frame["size"].iloc[0], tuple)
+    assert frame["value"].dtype == float
+    assert frame["value"].isna().sum() == 4  # NaN accuracy and its roc_auc half, twice
+
+
+def test_param_named_like_a_column_is_prefixed():
+    result = SweepResult("s", [TaskResult("a", {"value": 1, "metric": "x"}, 0, COMPLETE,
+                                          history=[{"loss": 1.0, "iteration": 0}])])
+    assert list(result.history.columns) == ["name", "param_value", "param_metric", "iteration",
+                                            "split", "metric", "value"]
+
+
+def test_leaderboard_max_last(sweep):
+    board = sweep.leaderboard()
+    assert board["name"].tolist() == ["lr0.3", "lr0.1", "lr1"]  # NaN last; failed excluded
+    assert board["rank"].tolist() == [1, 2, 3]
+    assert list(board.columns) == ["rank", "name", "lr", "size", "accuracy_test", "seconds"]
+    assert board["accuracy_test"].tolist()[:2] == [0.85, 0.8]
+    assert board["size"].iloc[0] == (10, 5)
+
+
+def test_leaderboard_min_and_mode_from_loss(sweep):
+    board = sweep.leaderboard("loss")
+    assert board["name"].tolist() == ["lr0.3", "lr0.1", "lr1"]
+    assert board["loss"].tolist() == [0.3, 0.4, 0.7]
+    assert sweep.leaderboard("loss", mode="max")["name"].tolist() == ["lr1", "lr0.1", "lr0.3"]
+    assert sweep.leaderboard(mode="min")["name"].tolist() == ["lr0.1", "lr0.3", "lr1"]
+
+
+def test_leaderboard_at_best_adds_the_epoch(sweep):
+    board = sweep.leaderboard("accuracy_test", at="best")
+    assert board["name"].tolist() == ["lr0.1", "lr0.3", "lr1"]
+    assert board["accuracy_test"].tolist() == [0.9, 0.85, 0.5]
+    assert board["epoch"].tolist() == [1, 1, 0]
+    assert "epoch" in board.columns and list(board.columns)[-1] == "seconds"
+
+
+def test_unknown_metric_lists_the_available_ones(sweep):
+    with pytest.raises(UnknownMetricError) as error:
+        sweep.leaderboard("accuracy_tst")
+    message = str(error.value)
+    assert "'accuracy_tst'" in message and "Did you mean 'accuracy_test'?" in message
+    assert "'roc_auc_score_display'" in message and "'loss'" in message
+    assert isinstance(error.value, KeyError)
+
+
+@pytest.mark.parametrize(
+    "kwargs, valid", [({"mode": "maximum"}, "'max'"), ({"at": "first"}, "'best'")]
+)
+def test_bad_mode_or_at_lists_valid_choices(sweep, kwargs, valid):
+    with pytest.raises(SweepsValueError) as error:
+        sweep.leaderboard(**kwargs)
+    assert repr(next(iter(kwargs.values()))) in str(error.value) and valid in str(error.value)
+
+
+def test_best_failed_len_repr(sweep):
+    assert sweep.best.name == "lr0.3"
+    failed = sweep.failed
+    assert list(failed.columns) == ["name", "lr", "size", "error"]
+    assert failed["name"].tolist() == ["lr3"] and "diverged" in failed["error"].iloc[0]
+    assert len(sweep) == 4
+    assert repr(sweep) == ("SweepResult('iris', 3 complete, 1 failed, metric='accuracy_test', "
+                           "direction='maximize')")
+
+
+def test_empty_and_all_failed_sweeps():
+    empty = SweepResult("s", [])
+    assert empty.best is None and empty.leaderboard().empty and empty.failed.empty
+    assert list(empty.history.columns) == ["name", "iteration", "split", "metric", "value"]
+    broken = SweepResult("s", [TaskResult("a", {"x": 1}, 0, FAILED, error="boom")])
+    assert broken.best is None and broken.failed["x"].tolist() == [1]
+
+
+def test_bad_direction_is_refused():
+    with pytest.raises(SweepsValueError, match="'up'"):
+        SweepResult("s", [], direction="up")

@@ -1,0 +1,108 @@
+"""train_display_test_split: sizes, stratification, groups, reproducibility, validation."""
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn import datasets
+
+from sweeps_core._errors import ConfigurationError, DataError
+from sweeps_core._split import train_display_test_split
+
+
+def _counts(split):
+    return split.value_counts().to_dict()
+
+
+@pytest.fixture(scope="module")
+def ab_frame():
+    return pd.DataFrame({"a": ["A"] * 10000 + ["B"] * 100})
+
+
+def test_fractions_and_stratification(ab_frame):
+    # The original library's test: (0.3 test, 0.2 display) on 10000 'A' + 100 'B'.
+    split = train_display_test_split(ab_frame, 0.3, 0.2, "a", random_state=1)
+    shares = split.value_counts(normalize=True)
+    assert shares["train"] == pytest.approx(0.5, abs=0.005)
+    assert shares["display"] == pytest.approx(0.2, abs=0.005)
+    assert shares["test"] == pytest.approx(0.3, abs=0.005)
+    test_rows = ab_frame.loc[split == "test", "a"]
+    assert (test_rows == "A").mean() == pytest.approx(0.99, abs=0.005)
+
+
+def test_breast_cancer_sizes_of_the_walkthrough():
+    df = pd.DataFrame({"label": datasets.load_breast_cancer()["target"]})
+    assert _counts(train_display_test_split(df, 0.2, 0.2, "label")) == {"train": 341, "display": 114, "test": 114}
+
+
+def test_iris_sizes_and_stratification():
+    ds = datasets.load_iris()
+    df = pd.DataFrame({"label": ds["target_names"][ds["target"]]})
+    split = train_display_test_split(df, 0.2, 0.2, "label", random_state=3)
+    assert _counts(split) == {"train": 90, "display": 30, "test": 30}
+    assert df.loc[split == "test", "label"].value_counts().tolist() == [10, 10, 10]
+
+
+def test_result_is_a_series_on_the_frame_index():
+    df = pd.DataFrame({"x": range(20)}, index=[f"r{i}" for i in range(20)])
+    split = train_display_test_split(df, random_state=0)
+    assert isinstance(split, pd.Series)
+    assert split.index.equals(df.index)
+    assert set(split) == {"train", "display", "test"}
+
+
+def test_random_state_reproduces_and_none_stays_random(ab_frame):
+    first = train_display_test_split(ab_frame, 0.3, 0.2, "a", random_state=7)
+    second = train_display_test_split(ab_frame, 0.3, 0.2, "a", random_state=7)
+    other = train_display_test_split(ab_frame, 0.3, 0.2, "a", random_state=8)
+    pd.testing.assert_series_equal(first, second)
+    assert not first.equals(other)
+    unseeded = [train_display_test_split(ab_frame, 0.3, 0.2, "a") for _ in range(2)]
+    assert not unseeded[0].equals(unseeded[1])
+
+
+def test_none_uses_numpy_global_rng_like_the_original(ab_frame):
+    np.random.seed(5)
+    first = train_display_test_split(ab_frame, 0.3, 0.2)
+    np.random.seed(5)
+    assert first.equals(train_display_test_split(ab_frame, 0.3, 0.2))
+
+
+def test_group_mode_keeps_groups_together_and_ignores_stratify():
+    df = pd.DataFrame({"g": np.repeat(np.arange(50), 3), "label": [0, 1, 1] * 50})
+    split = train_display_test_split(df, 0.2, 0.2, stratify_column="label", group_column="g", random_state=0)
+    assert (split.groupby(df["g"]).nunique() == 1).all()
+    groups_per_label = split.groupby(df["g"]).first().value_counts().to_dict()
+    assert groups_per_label == {"train": 30, "display": 10, "test": 10}
+
+
+def test_input_frame_is_not_mutated(ab_frame):
+    before = ab_frame.copy()
+    train_display_test_split(ab_frame, 0.3, 0.2, "a", random_state=0)
+    pd.testing.assert_frame_equal(ab_frame, before)
+
+
+@pytest.mark.parametrize("argument", ["stratify_column", "group_column"])
+def test_missing_column_names_it_and_lists_available(argument):
+    df = pd.DataFrame({"label": [0, 1] * 10, "x": range(20)})
+    with pytest.raises(DataError, match=rf"{argument}='lable'.*\['label', 'x'\]"):
+        train_display_test_split(df, **{argument: "lable"})
+
+
+@pytest.mark.parametrize("test_size, display_size, fragment", [
+    (0.0, 0.2, "test_size"), (1.0, 0.2, "test_size"), (0.2, -0.1, "display_size"),
+    (0.2, "0.2", "display_size"), (0.5, 0.5, "below 1"), (0.7, 0.4, "below 1"),
+])
+def test_bad_sizes_raise_configuration_error(test_size, display_size, fragment):
+    df = pd.DataFrame({"x": range(20)})
+    with pytest.raises(ConfigurationError, match=fragment):
+        train_display_test_split(df, test_size, display_size)
+
+
+def test_bad_random_state_is_rejected():
+    with pytest.raises(ConfigurationError, match="random_state"):
+        train_display_test_split(pd.DataFrame({"x": range(20)}), random_state="seed")
+
+
+def test_unsplittable_stratification_is_a_data_error():
+    df = pd.DataFrame({"label": [0] * 19 + [1]})
+    with pytest.raises(DataError, match="test"):
+        train_display_test_split(df, 0.2, 0.2, "label")

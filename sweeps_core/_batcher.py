@@ -110,10 +110,17 @@ class SplitData:
     def __len__(self) -> int:
         return len(self.index_frame)
 
-    def tensor(self, name: str, device: Any = "cpu"):
+    def tensor(self, name: str, device: Any = "cpu", strict: bool = True):
+        """The frame as a float32 tensor on ``device``, made once; ``strict=False`` returns None
+        for a frame that is not numeric (a network that reads the DataFrame itself may use it)."""
         key = (name, str(device))
         if key not in self._tensors:
-            self._tensors[key] = frame_to_tensor(self.frames[name], name).to(device)
+            try:
+                self._tensors[key] = frame_to_tensor(self.frames[name], name).to(device)
+            except ConfigurationError:
+                if strict:
+                    raise
+                return None
         return self._tensors[key]
 
 
@@ -199,6 +206,13 @@ class Batch(IndexedDataBundle):
             import torch
             self._position_tensor = torch.as_tensor(self._positions, device=full.device)
         return full.index_select(0, self._position_tensor)
+
+    @property
+    def source_key(self) -> tuple:
+        """(the split data object, the rows): equal keys mean the same rows of the same data."""
+        positions = self._positions
+        rows = (positions.start, positions.stop) if isinstance(positions, slice) else tuple(np.asarray(positions).tolist())
+        return self._data, rows
 
     def sub_batch(self, positions: Positions) -> "Batch":
         """A batch of some of this batch's rows (positions relative to this batch)."""

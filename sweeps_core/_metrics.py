@@ -45,7 +45,8 @@ class SklearnMetric(Metric):
         if missing:
             raise DataError(f"metric {self.get_names()[0]!r} needs the columns 'true' and 'predicted' in the result frame; "
                             f"missing {missing!r}, available columns: {list(df.columns)}")
-        return [self.method(df["true"], df["predicted"], **self.kwargs)]
+        # numpy arrays, not Series: sklearn validates Series far more slowly, and this runs every epoch
+        return [self.method(df["true"].to_numpy(), df["predicted"].to_numpy(), **self.kwargs)]
 
     def __repr__(self) -> str:
         return f"SklearnMetric({self.get_names()[0]}, **{self.kwargs!r})"
@@ -83,8 +84,7 @@ class MetricPool:
         if "stage" not in result_df.columns:
             raise DataError(f"MetricPool.run needs a 'stage' column in the result frame; available columns: {list(result_df.columns)}")
         result = {}
-        for stage in result_df["stage"].unique():
-            stage_df = result_df.loc[result_df["stage"] == stage]
+        for stage, stage_df in _stage_frames(result_df):
             for metric in self.metrics:
                 names, values = metric.get_names(), list(metric.measure(stage_df))
                 if len(names) != len(values):
@@ -94,6 +94,17 @@ class MetricPool:
 
     def __repr__(self) -> str:
         return f"MetricPool({self.metrics!r})"
+
+
+def _stage_frames(result_df: pd.DataFrame):
+    """(stage, rows of that stage) in order of appearance; contiguous stages are cut as slices (no copy)."""
+    stages = result_df["stage"].to_numpy()
+    for stage in pd.unique(stages):
+        positions = np.flatnonzero(stages == stage)
+        if positions[-1] - positions[0] + 1 == len(positions):
+            yield stage, result_df.iloc[positions[0]:positions[-1] + 1]
+        else:
+            yield stage, result_df.iloc[positions]
 
 
 def _recall_levels(recall_at: int | Iterable[int] | None) -> list[int]:

@@ -1,7 +1,6 @@
 """``BatchedTrainingTask``: the epoch loop, the reports, the history and the result dict."""
 from __future__ import annotations
 
-import copy
 import datetime
 import difflib
 import logging
@@ -200,6 +199,10 @@ class BatchedTrainingTask:
             self.batcher.fit(state.train_source.change_index(first_rows))
         state.train_data = self.batcher.extract(state.train_source)
         state.test_data = {k: self.batcher.extract(v) for k, v in state.test_sources.items()}
+        if self.batcher.rowwise:
+            for data in [state.train_data, *state.test_data.values()]:
+                for name in data.frames:  # tensors made now, once, on the device: no epoch pays for them
+                    data.tensor(name, state.device, strict=False)
         if not continuing:
             logger.info("Instantiating model")
             sample = next(self.batcher.batches(state.train_data, self.batcher.training_sampler,
@@ -242,8 +245,12 @@ class BatchedTrainingTask:
                 self._mini_batch_epoch(state, output)
             if self.settings.delay_after_iteration_in_seconds:
                 time.sleep(self.settings.delay_after_iteration_in_seconds)
+        if hasattr(self.model_handler, "clear_cache"):
+            self.model_handler.clear_cache()
         if self.debug:
             self.data_ = state
+        # a copy, so that training on does not change a returned result; rows hold only scalars
+        output["history"] = [dict(row) for row in self.history]
         # seconds spent preparing (fitting, extracting, building the network) and in the epoch loop
         output["timings"] = {"prepare": prepared - started, "epochs": time.perf_counter() - prepared}
         metrics = {k: v for k, v in output.get("metrics", {}).items() if k != "timestamp"}
@@ -290,21 +297,28 @@ class BatchedTrainingTask:
             self._report(state, output)
 
     # -- reports -------------------------------------------------------------------------
-    def _evaluate(self, state) -> pd.DataFrame:
-        frames = []
-        limit = _as_seconds(self.settings.evaluation_time_limit)
+    def _evaluation_batches(self, state) -> list:
+        """(stage, batch) for every evaluation batch, within the evaluation limits."""
+        chosen = []
         for stage, data in state.test_data.items():
-            started = time.monotonic()
             batches = self.batcher.batches(data, SequentialSampler(), self.settings.batch_size,
                                            state.device, None, state.test_sources[stage])
-            for index, batch in enumerate(batches):
-                if self.settings.evaluation_batch_limit is not None and index >= self.settings.evaluation_batch_limit:
-                    break
-                if limit is not None and time.monotonic() - started > limit:
-                    break
-                frame = self.model_handler.predict(batch)
-                frame["stage"] = stage
-                frames.append(frame)
+            limit = self.settings.evaluation_batch_limit
+            chosen.extend((stage, batch) for index, batch in enumerate(batches) if limit is None or index < limit)
+        return chosen
+
+    def _evaluate(self, state) -> pd.DataFrame:
+        batches = self._evaluation_batches(state)
+        if hasattr(self.model_handler, "evaluate") and self.settings.evaluation_time_limit is None:
+            return self.model_handler.evaluate(batches)
+        frames, started = [], time.monotonic()
+        limit = _as_seconds(self.settings.evaluation_time_limit)
+        for stage, batch in batches:
+            if limit is not None and time.monotonic() - started > limit:
+                break
+            frame = self.model_handler.predict(batch)
+            frame["stage"] = stage
+            frames.append(frame)
         return pd.concat(frames) if frames else pd.DataFrame()
 
     def _report(self, state, output: dict) -> None:
@@ -322,7 +336,6 @@ class BatchedTrainingTask:
         output.update(
             result_df=result_df, metrics=metrics, info=None, model=self.model_handler, training_task=self,
             train_split=state.split.train, test_splits=state.split.tests, batcher=self.batcher,
-            history=copy.deepcopy(self.history),
         )
         state.iteration += 1
         state.losses = []

@@ -116,27 +116,63 @@ class TorchModelHandler:
 
         return float(torch.stack(list(losses)).float().mean())  # one device sync per report, not per step
 
-    def predict(self, batch: Any) -> pd.DataFrame:
-        """The index frame rows with ``true``/``predicted`` (or ``true_<col>``/``predicted_<col>``)."""
+    def predict_values(self, batch: Any) -> np.ndarray:
+        """The network's outputs for the batch, without gradients, as an (rows, label width) array."""
         import torch
 
         self.network.eval()
         with torch.no_grad():
             output = self.network(batch)
-        values = output.detach().float().cpu().numpy()
-        result = batch.index_frame.copy()
+        return output.detach().float().cpu().numpy().reshape(len(batch), -1)
+
+    def _truth_frame(self, batch: Any) -> pd.DataFrame:
+        """The batch's index frame rows with the ``true`` label column(s)."""
         labels = batch[self.label_frame]
         if len(self.label_columns) == 1:
-            result["true"] = labels.iloc[:, 0].to_numpy()
-            result["predicted"] = values.reshape(-1)
+            truth = {"true": labels.iloc[:, 0].to_numpy()}
         else:
-            values = values.reshape(len(result), -1)
-            block = {}
-            for i, column in enumerate(self.label_columns):
-                block[f"true_{column}"] = labels[column].to_numpy()
-                block[f"predicted_{column}"] = values[:, i]
-            result = pd.concat([result, pd.DataFrame(block, index=result.index)], axis=1)
-        return result
+            truth = {f"true_{column}": labels[column].to_numpy() for column in self.label_columns}
+        return pd.concat([batch.index_frame, pd.DataFrame(truth, index=batch.index_frame.index)], axis=1)
+
+    def _with_predictions(self, truth: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
+        if len(self.label_columns) == 1:
+            predicted = {"predicted": values.reshape(-1)}
+        else:
+            predicted = {f"predicted_{column}": values[:, i] for i, column in enumerate(self.label_columns)}
+        # every true_<c> column is followed by its predicted_<c>, as the original library's frames were
+        columns = {}
+        for column in truth.columns:
+            columns[column] = truth[column]
+            if column.startswith("true"):
+                key = "predicted" + column[len("true"):]
+                if key in predicted:
+                    columns[key] = predicted[key]
+        return pd.DataFrame(columns, index=truth.index)
+
+    def clear_cache(self) -> None:
+        """Forget the evaluation rows kept between reports (the task calls this after a run)."""
+        self.__dict__.pop("_evaluation_frame", None)
+
+    def predict(self, batch: Any) -> pd.DataFrame:
+        """The index frame rows with ``true``/``predicted`` (or ``true_<col>``/``predicted_<col>``)."""
+        return self._with_predictions(self._truth_frame(batch), self.predict_values(batch))
+
+    def evaluate(self, stage_batches: list) -> pd.DataFrame:
+        """``predict`` of every (stage, batch) with a ``stage`` column, in one frame.
+
+        The rows and true labels of the evaluation batches do not change between epochs, so their
+        frame is built once and only the predictions are new in each report.
+        """
+        key = [(stage, batch.source_key) for stage, batch in stage_batches]
+        cached = self.__dict__.get("_evaluation_frame")
+        if cached is None or not _same_key(cached[0], key):
+            frames = [self._truth_frame(batch).assign(stage=stage) for stage, batch in stage_batches]
+            cached = (key, pd.concat(frames) if frames else pd.DataFrame())
+            self._evaluation_frame = cached
+        if not stage_batches:
+            return cached[1]
+        values = np.concatenate([self.predict_values(batch) for _, batch in stage_batches])
+        return self._with_predictions(cached[1], values)
 
     def __getstate__(self) -> dict:
         try:
@@ -148,7 +184,15 @@ class TorchModelHandler:
                 f"(like ClassificationNetwork.Factory), functools.partial of a module-level function, or "
                 f"btf.Factories.FullyConnected instead of a lambda or a nested function"
             ) from None
-        return dict(self.__dict__)
+        state = dict(self.__dict__)
+        state.pop("_evaluation_frame", None)  # a cache of data rows, rebuilt when needed
+        return state
+
+
+def _same_key(left: list, right: list) -> bool:
+    """Same stages over the same split objects (compared by identity) and the same rows."""
+    return len(left) == len(right) and all(
+        a[0] == b[0] and a[1][0] is b[1][0] and a[1][1] == b[1][1] for a, b in zip(left, right))
 
 
 class TorchTrainingTask(BatchedTrainingTask):

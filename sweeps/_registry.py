@@ -1,0 +1,190 @@
+"""Studies by name: a ``create_task`` function with its default grid and data loader.
+
+A study file registers itself when imported::
+
+    @register("iris", grid=dict(learning_rate=[0.1, 0.3]), data=load_bundle)
+    def create_task(learning_rate, network_size=(10,)):
+        ...
+
+``get_study(name)`` finds a registered study, else imports the built-in ``studies.<name>``, else
+loads a study file given by its path. ``_STUDIES`` is the one module-level registry of sweeps.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import importlib
+import importlib.util
+import logging
+import os
+import pkgutil
+import sys
+from typing import Any, Callable, Optional
+
+from ._errors import SweepsTypeError, SweepsValueError, UnknownStudyError
+
+logger = logging.getLogger(__name__)
+
+BUILTIN_PACKAGE = "studies"
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A registered study: what ``sweep(name)`` runs when given only a name."""
+
+    name: str
+    create_task: Callable[..., Any]
+    grid: dict = dataclasses.field(default_factory=dict)
+    data: Any = None  # a zero-argument loader, or the data object itself
+
+
+_STUDIES: dict[str, Study] = {}
+
+
+def register(
+    name: str,
+    create_task: Optional[Callable[..., Any]] = None,
+    *,
+    grid: Optional[dict] = None,
+    data: Any = None,
+) -> Any:
+    """Register ``create_task`` as the study ``name``; works as a decorator too.
+
+    Registering a name again replaces the earlier study (re-running a notebook cell works).
+
+    Example:
+        >>> @register("toy", grid=dict(x=[1, 2]))
+        ... def create_task(x):
+        ...     ...
+        >>> get_study("toy").grid
+        {'x': [1, 2]}
+    """
+    if not isinstance(name, str) or not name:
+        raise SweepsValueError(f"name={name!r} must be a non-empty str, e.g. register('iris', ...)")
+    if grid is not None and not (isinstance(grid, dict) and all(isinstance(k, str) for k in grid)):
+        raise SweepsValueError(
+            f"grid={grid!r} must be a dict from create_task's argument names to lists of "
+            "values, e.g. grid=dict(learning_rate=[0.1, 0.3])"
+        )
+    if create_task is None:
+        return lambda fn: register(name, fn, grid=grid, data=data)
+    if not callable(create_task):
+        raise SweepsTypeError(
+            f"create_task={create_task!r} is not callable; register a function that builds "
+            "one task from keyword arguments"
+        )
+    _STUDIES[name] = Study(name, create_task, dict(grid or {}), data)
+    return create_task
+
+
+def get_study(name: str) -> Study:
+    """The study registered as ``name``, a built-in one (``studies/<name>.py``), or a study
+    file given by its path (``path/to/study.py``).
+
+    Raises:
+        UnknownStudyError: none of those exists; the message suggests close names.
+    """
+    if not isinstance(name, str):
+        raise SweepsTypeError(f"study name {name!r} must be a str")
+    if name in _STUDIES:
+        return _STUDIES[name]
+    if _is_path(name):
+        return _study_from_file(name)
+    if _import_builtin(name) and name in _STUDIES:
+        return _STUDIES[name]
+    known = list_studies()
+    close = difflib.get_close_matches(name, known, n=3)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    raise UnknownStudyError(
+        f"unknown study {name!r}{hint} Known studies: {known}. Run `sweeps list` to see them, "
+        "register one with sweeps.register(name, create_task, ...), or pass the path of a study "
+        "file (.py)"
+    )
+
+
+def list_studies() -> list[str]:
+    """Names of the registered studies and of the built-in ones (not imported yet), sorted."""
+    return sorted(set(_STUDIES) | set(_builtin_names()))
+
+
+def load_study_file(path: str) -> list[Study]:
+    """Import a study file by its path and return the studies it registered.
+
+    The module gets a stable name derived from the absolute path (importing it twice runs it
+    once) and pickles by value, so loky workers, which cannot import a file from an arbitrary
+    path, still receive its ``create_task`` and data loader.
+    """
+    path = os.path.abspath(path)
+    if not os.path.isfile(path):
+        raise SweepsValueError(f"study file {path!r} does not exist; give the path of a .py file")
+    stem = os.path.splitext(os.path.basename(path))[0]
+    digest = hashlib.sha1(path.encode()).hexdigest()[:10]
+    module_name = f"_sweeps_study_{''.join(c if c.isalnum() else '_' for c in stem)}_{digest}"
+    module = sys.modules.get(module_name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        if spec is None or spec.loader is None:
+            raise SweepsValueError(f"study file {path!r} cannot be imported; is it a .py file?")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        before = dict(_STUDIES)
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+        _pickle_by_value(module)
+        # Remembered on the module: its create_task may come from another module.
+        module.__sweeps_studies__ = [n for n, s in _STUDIES.items() if before.get(n) is not s]
+    studies = [_STUDIES[n] for n in getattr(module, "__sweeps_studies__", ()) if n in _STUDIES]
+    if not studies:
+        raise SweepsValueError(
+            f"study file {path!r} registers no study; call sweeps.register(name, create_task, "
+            "grid=..., data=...) at its top level"
+        )
+    return studies
+
+
+def _study_from_file(path: str) -> Study:
+    studies = load_study_file(path)
+    if len(studies) == 1:
+        return studies[0]
+    stem = os.path.splitext(os.path.basename(path))[0]
+    for study in studies:
+        if study.name == stem:
+            return study
+    raise SweepsValueError(
+        f"study file {path!r} registers several studies {[s.name for s in studies]} and none is "
+        f"named {stem!r} after the file; run one of them by its name"
+    )
+
+
+def _pickle_by_value(module: Any) -> None:
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(module)
+    # Older joblib versions ship their own copy of cloudpickle for loky.
+    vendored = sys.modules.get("joblib.externals.cloudpickle")
+    if vendored is not None and vendored is not cloudpickle:
+        vendored.register_pickle_by_value(module)
+
+
+def _is_path(name: str) -> bool:
+    return name.endswith(".py") or os.sep in name or (os.altsep or os.sep) in name
+
+
+def _builtin_names() -> list[str]:
+    try:
+        package = importlib.import_module(BUILTIN_PACKAGE)
+    except ImportError:
+        return []
+    return [m.name for m in pkgutil.iter_modules(package.__path__) if not m.name.startswith("_")]
+
+
+def _import_builtin(name: str) -> bool:
+    """Import ``studies.<name>`` if it exists; a study file registers itself on import."""
+    if not name.isidentifier() or name not in _builtin_names():
+        return False
+    importlib.import_module(f"{BUILTIN_PACKAGE}.{name}")
+    return True

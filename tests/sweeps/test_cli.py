@@ -1,0 +1,145 @@
+"""The ``sweeps`` command: grid parsing, run/list/leaderboard/plot, one-line errors."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from sweeps import _registry
+from sweeps.cli import main, parse_grid, split_top_level
+from sweeps import SweepsValueError
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+STUDY = textwrap.dedent("""
+    from sweeps import register
+    from tests.sweeps.tasks_for_tests import create_task, load_offset
+
+    register("clitoy", create_task, grid=dict(x=[1, 2, 3], epochs=2), data=load_offset)
+""")
+
+
+@pytest.fixture(autouse=True)
+def empty_registry(monkeypatch):
+    monkeypatch.setattr(_registry, "_STUDIES", {})
+
+
+@pytest.fixture
+def study(tmp_path):
+    path = tmp_path / "clitoy.py"
+    path.write_text(STUDY)
+    yield str(path)
+    for name in [n for n in sys.modules if n.startswith("_sweeps_study_clitoy_")]:
+        del sys.modules[name]
+
+
+def sweeps_command(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": REPO, "MPLBACKEND": "Agg"}
+    return subprocess.run([sys.executable, "-m", "sweeps", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+# ------------------------------------------------------------------ --grid
+
+
+def test_parse_grid_examples_from_the_issue():
+    grid = parse_grid(["learning_rate=0.1,0.3", "algorithm=Adam,SGD", "network_size=(),(10,)"])
+    assert grid == {"learning_rate": [0.1, 0.3], "algorithm": ["Adam", "SGD"],
+                    "network_size": [(), (10,)]}
+
+
+def test_parse_grid_single_values_and_literals():
+    assert parse_grid(["x=5", "flag=True,None", "name='a,b',c", "sizes=[1,2],[3]"]) == {
+        "x": [5], "flag": [True, None], "name": ["a,b", "c"], "sizes": [[1, 2], [3]]}
+
+
+def test_split_top_level():
+    assert split_top_level("(1,2),{'a': (3, 4)},x") == ["(1,2)", "{'a': (3, 4)}", "x"]
+    assert split_top_level("") == []
+
+
+@pytest.mark.parametrize("item", ["x", "=1", "x=", "x=1,,2", "bad key=1"])
+def test_parse_grid_errors(item):
+    with pytest.raises(SweepsValueError, match="--grid"):
+        parse_grid([item])
+
+
+# ------------------------------------------------------------------ in process
+
+
+def test_run_prints_the_leaderboard_and_writes_both_plots(study, tmp_path, capsys):
+    store = str(tmp_path / "runs" / "s.log")
+    code = main(["run", study, "--executor", "sequential", "--store", store, "--no-progress",
+                 "--grid", "x=4,5"])
+    out = capsys.readouterr().out
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["rank", "name", "x"]
+    assert lines[1].split()[:2] == ["1", "X5"] and lines[2].split()[:2] == ["2", "X4"]
+    for kind in ("curves", "leaderboard"):
+        path = tmp_path / "runs" / f"clitoy_{kind}.png"
+        assert path.stat().st_size > 0 and str(path) in out
+
+
+def test_run_exits_1_when_a_task_failed(study, tmp_path, capsys):
+    code = main(["run", study, "--executor", "sequential", "--store", str(tmp_path / "s.log"),
+                 "--no-progress", "--grid", "x=1,2", "fail_on=2", "--name", "withfail"])
+    assert code == 1
+    assert "1 of 2 tasks failed" in capsys.readouterr().err
+
+
+def test_plot_writes_into_out(study, tmp_path, capsys):
+    store = str(tmp_path / "s.log")
+    main(["run", study, "--executor", "sequential", "--store", store, "--no-progress"])
+    assert main(["plot", "clitoy", "--store", store, "--out", str(tmp_path / "figs")]) == 0
+    assert sorted(os.listdir(tmp_path / "figs")) == ["clitoy_curves.png", "clitoy_leaderboard.png"]
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["run"], "STUDY"),
+    (["fly"], "invalid choice"),
+    (["run", "nosuchstudy_xyz"], "unknown study"),
+    (["run", "x.py"], "does not exist"),
+    (["leaderboard", "nope"], "is not in the store"),
+    (["run", "clitoy.py", "--grid", "x"], "KEY=VALUES"),
+    (["run", "clitoy.py", "--executor", "threads"], "executor='threads'"),
+    (["run", "clitoy.py", "--n-jobs", "0"], "n_jobs=0"),
+    (["run", "clitoy.py", "--n-jobs", "two"], "invalid int value"),
+])
+def test_errors_print_one_line_and_exit_2(study, tmp_path, monkeypatch, capsys, argv, needle):
+    monkeypatch.chdir(tmp_path)
+    argv = argv + (["--store", "s.log"] if argv[0] == "leaderboard" else [])
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("sweeps: error: ") and needle in err
+
+
+# ------------------------------------------------------------------ a real process
+
+
+def test_run_list_leaderboard_through_python_m_sweeps(study, tmp_path):
+    store = str(tmp_path / "s.log")
+    run = sweeps_command("run", study, "--executor", "sequential", "--store", store,
+                         "--no-progress", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "X3" in run.stdout and "clitoy_curves.png" in run.stdout
+
+    listing = sweeps_command("list", "--store", store, cwd=tmp_path)
+    assert listing.returncode == 0, listing.stderr
+    assert "iris" in listing.stdout  # a built-in study
+    assert "clitoy: 3 complete, 0 failed" in listing.stdout
+
+    board = sweeps_command("leaderboard", "clitoy", "--store", store, "--metric", "score_display",
+                           cwd=tmp_path)
+    assert board.returncode == 0, board.stderr
+    names = [line.split()[1] for line in board.stdout.splitlines()[1:]]
+    assert names == ["X3", "X2", "X1"]
+
+
+def test_an_error_through_python_m_sweeps(tmp_path):
+    result = sweeps_command("run", "irsi", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("sweeps: error: unknown study 'irsi'")
+    assert "did you mean 'iris'" in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -14,6 +14,7 @@ import logging
 import os
 import pickle
 import random
+import re
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ from ._store import Store
 logger = logging.getLogger(__name__)
 
 ON_ERROR = ("record", "raise")
+_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 DIRECTIONS = (None, "maximize", "minimize")
 
 
@@ -392,11 +394,6 @@ def _unpicklable(argument: str, obj: Any) -> list:
 
 def _pending(plan: _Plan) -> list:
     """The specs to run: all but the complete ones; refuse names whose params changed."""
-    names = [spec.name for spec in plan.specs]
-    if len(set(names)) != len(names):
-        twice = sorted({n for n in names if names.count(n) > 1})
-        raise SweepsValueError(f"the grid gives several tasks the same name: {twice}; pass "
-                               "abbreviations= to tell the arguments apart")
     completed = plan.store.completed(plan.name)
     changed = [spec for spec in plan.specs
                if spec.name in completed and not _same_params(completed[spec.name], spec.params)]
@@ -410,17 +407,22 @@ def _pending(plan: _Plan) -> list:
     return [spec for spec in plan.specs if spec.name not in completed]
 
 
-def _same_params(recorded: dict, params: dict) -> bool:
-    # The store may keep params as JSON, where tuples come back as lists.
-    return _plain(recorded) == _plain(params)
+def _same_params(recorded: Any, value: Any) -> bool:
+    """Whether a param read back from the store is the one the grid gives now.
 
-
-def _plain(value: Any) -> Any:
+    The store returns what JSON can hold as it was, and anything else (a class, a function) as
+    its repr, compared here without memory addresses, which change from run to run.
+    """
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return (isinstance(recorded, dict) and recorded.keys() == value.keys()
+                and all(_same_params(recorded[k], value[k]) for k in value))
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+        return (type(recorded) is type(value) and len(recorded) == len(value)
+                and all(_same_params(r, v) for r, v in zip(recorded, value)))
+    if recorded == value:
+        return True
+    return (isinstance(recorded, str) and not isinstance(value, str)
+            and _ADDRESS.sub("", recorded) == _ADDRESS.sub("", repr(value)))
 
 
 def _run(plan: _Plan, pending: list, runner: TaskRunner, on_error: str, progress: bool) -> None:

@@ -126,6 +126,15 @@ def test_changed_fixed_params_refuse_to_resume(run):
     assert "name=" in message
 
 
+def test_resume_with_params_the_store_keeps_as_repr(run):
+    # A class and a function are recorded as their repr; resuming must still match them.
+    grid = dict(x=[1, 2], fail_on=[toys.ToyTask, toys.square])
+    run(grid=grid, data={"offset": 100})
+    again = run(grid=grid, data={"offset": 200})
+    assert len(again) == 4 and all(r.ok for r in again)
+    assert all(r.metrics["score_test"] < 200 for r in again)  # none ran again
+
+
 def test_a_result_that_is_not_the_result_dict_is_a_failure(run):
     result = run(create_task=toys.create_task_bad_result, grid=dict(x=[1]))
     assert "expected a dict like" in result.results[0].error

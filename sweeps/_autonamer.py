@@ -182,7 +182,11 @@ def _split(call: Mapping[str, Any]) -> tuple[dict[str, list], dict[str, Any], li
     grid, fixed, problems = {}, {}, []
     for key, value in call.items():
         values = _as_range(value)
-        if values is None:
+        if isinstance(value, (set, frozenset)):
+            problems.append(f"{key}={value!r} is a set: a set has no order, so it is neither a range "
+                            f"nor a good fixed value; pass {key}={sorted(value, key=repr)!r} to sweep its "
+                            "values")
+        elif values is None:
             if isinstance(value, collections.abc.Iterator):
                 problems.append(f"{key}={value!r} is an iterator: it is not a range, and as a fixed "
                                 f"value the first task would use it up; pass {key}=list(...) to sweep "

@@ -5,6 +5,7 @@ backend is matplotlib's choice (set ``MPLBACKEND=Agg`` on a machine without a di
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Optional
 
@@ -74,7 +75,7 @@ def plot_curves(
         task: group.sort_values("iteration") for task, group in rows.groupby("name", sort=False)
     }
     finals = {task: group["value"].iloc[-1] for task, group in curves.items()}
-    ranked = sorted(curves, key=lambda t: _sort_key(finals[t], mode))
+    ranked = sorted(curves, key=functools.partial(_final_key, finals, mode))
     labelled = set(ranked[:MAX_LABELLED])
     # Past 10 lines the default colour cycle repeats: use the 20 colours of tab20 instead.
     palette = None
@@ -92,13 +93,17 @@ def plot_curves(
         else:
             ax.plot(group["iteration"], group["value"], color="0.7", linewidth=0.8, alpha=0.6)
     ax.set_xlabel("iteration")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole epochs
     ax.set_ylabel(metric)
     shown = f" (best {len(labelled)} of {len(curves)} named)" if len(curves) > len(labelled) else ""
     ax.set_title(f"{name}: {metric} per iteration{shown}" if name else f"{metric} per iteration")
     ax.grid(True, alpha=0.3)
     if labelled:
         handles, labels = ax.get_legend_handles_labels()
-        order = sorted(range(len(labels)), key=lambda i: ranked.index(labels[i].split(" (")[0]))
+        positions = {task: position for position, task in enumerate(ranked)}
+        order = sorted(range(len(labels)), key=[positions[label.split(" (")[0]] for label in labels].__getitem__)
         ax.legend([handles[i] for i in order], [labels[i] for i in order],
                   loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
                   title=f"task ({'higher' if mode == 'max' else 'lower'} is better)",
@@ -159,6 +164,10 @@ def plot_leaderboard(
     fig.tight_layout()
     _save(fig, path)
     return ax
+
+
+def _final_key(finals: dict, mode: str, task: str):
+    return _sort_key(finals[task], mode)
 
 
 def _sort_key(value: float, mode: str) -> tuple:

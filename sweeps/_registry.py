@@ -12,6 +12,7 @@ loads a study file given by its path. ``_STUDIES`` is the one module-level regis
 from __future__ import annotations
 
 import dataclasses
+import functools
 import difflib
 import hashlib
 import importlib
@@ -68,7 +69,7 @@ def register(
             "values, e.g. grid=dict(learning_rate=[0.1, 0.3])"
         )
     if create_task is None:
-        return lambda fn: register(name, fn, grid=grid, data=data)
+        return functools.partial(register, name, grid=grid, data=data)
     if not callable(create_task):
         raise SweepsTypeError(
             f"create_task={create_task!r} is not callable; register a function that builds "

@@ -31,6 +31,7 @@ import difflib
 import logging
 import math
 import numbers
+import operator
 import os
 import pathlib
 import re
@@ -292,7 +293,7 @@ class Store:
         states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
         trials = self._open().get_all_trials(study_id, deepcopy=False, states=states)
         latest: dict[str, TaskResult] = {}
-        for trial in sorted(trials, key=lambda t: t.number):
+        for trial in sorted(trials, key=operator.attrgetter("number")):
             result = _to_result(trial)
             previous = latest.get(result.name)
             if previous is None or result.ok or not previous.ok:

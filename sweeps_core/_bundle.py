@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy as _copy
 import difflib
+import functools
 import io
 import os
 import pickle
@@ -155,7 +156,7 @@ class DataBundle:
         elif path.is_file() and zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:
                 blobs = {n: zf.read(n) for n in zf.namelist() if not n.endswith("/")}
-            files = {n: (lambda b=b: b) for n, b in blobs.items()}
+            files = {n: functools.partial(bytes, b) for n, b in blobs.items()}
         else:
             raise DataError(f"cannot load a DataBundle from {str(path)!r}: expected a folder or a zip file written by DataBundle.save / save_as_zip")
         return _bundle_from_files(files, path)

@@ -116,8 +116,8 @@ def test_a_grid_without_ranges_gives_one_spec(prefix, expected):
         assert Autonamer(create_task, prefix).count(**call) == 1
 
 
-def test_tuples_and_sets_are_fixed_values_range_and_numpy_are_ranges():
-    assert names(create_task, network_size=(10, 10), learning_rate={1, 2}) == ["default"]
+def test_tuples_are_fixed_values_range_and_numpy_are_ranges():
+    assert names(create_task, network_size=(10, 10)) == ["default"]
     specs = Autonamer(create_task).specs(epoch_count=range(1, 4), learning_rate=np.array([0.5, 2]))
     assert [spec.name for spec in specs] == ["EC1-LR05", "EC1-LR20", "EC2-LR05", "EC2-LR20",
                                              "EC3-LR05", "EC3-LR20"]
@@ -313,7 +313,7 @@ def create_task(**params):
 Color = enum.Enum("Color", "RED GREEN")
 GRIDS = [
     dict(network_size=[(), (10,), (10, 10)], learning_rate=[0.1, 0.3, 1], algorithm=["Adam", "SGD"]),
-    dict(learning_rate=[1.5, 15], layer_ratio=[1000, 1500, 1600, 10**7], tags={"b", "a", "c"}),
+    dict(learning_rate=[1.5, 15], layer_ratio=[1000, 1500, 1600, 10**7], tags=("b", "a", "c")),
     dict(text=["a/b", "a b", "Adam", "adam", "h\\u00e9llo", "\\u65e5\\u672c"], flag=[True, None],
          color=[Color.RED, Color.GREEN], fn=[create_task, Autonamer]),
     dict(a=["1-B2", "1"], b=["3", "2-B3"], c=[float("nan"), float("inf"), -0.5, 1e20]),
@@ -376,3 +376,8 @@ def test_names_are_unique_safe_deterministic_and_complete(grid, prefix):
     assert all(spec.swept == tuple(grid) and list(spec.params) == list(grid) for spec in specs)
     assert all(all(spec.params[key] is value for key, value in zip(grid, point))
                for spec, point in zip(specs, points))
+
+
+def test_a_set_is_refused_with_the_list_to_use():
+    with pytest.raises(SweepsValueError, match=r"learning_rate=\{1, 2\} is a set.*learning_rate=\[1, 2\]"):
+        Autonamer(create_task).specs(learning_rate={1, 2})

@@ -88,24 +88,6 @@ class InMemoryData:
         return f"InMemoryData({type(self.data).__name__})"
 
 
-class LoaderData:
-    """A zero-argument loader that each worker calls once, caching the data by token."""
-
-    def __init__(self, loader: Callable[[], Any], token: str):
-        self.loader = loader
-        self.token = token
-
-    def load(self) -> Any:
-        if self.token not in _DATA_CACHE:
-            data = self.loader()
-            _DATA_CACHE.clear()
-            _DATA_CACHE[self.token] = data
-        return _DATA_CACHE[self.token]
-
-    def __repr__(self) -> str:
-        return f"LoaderData({_describe(self.loader)})"
-
-
 class FileData:
     """Data pickled once by the driver into a temporary file; each worker reads it once."""
 
@@ -233,8 +215,9 @@ def sweep(
             path), whose grid and data loader are then the defaults.
         grid: argument name -> list of values (lists are ranges, anything else is fixed).
             With a study, it overrides the study's grid key by key.
-        data: the data every task runs on: a picklable object or a zero-argument loader. Each
-            worker loads it once. Required unless ``task`` names a study.
+        data: the data every task runs on: a picklable object, or a zero-argument loader that
+            is called once, here; each worker receives the data once. Required unless ``task``
+            names a study.
         name: the sweep's name in the store; defaults to the study name or
             ``create_task.__name__``.
         store: a ``Store`` or a store URL; None is the default file under ``./runs/``.
@@ -464,14 +447,20 @@ def _nothing() -> None:
 
 
 def _ship(data: Any, executor: Executor) -> tuple:
-    """How the data reaches the tasks, and what to clean up after the sweep."""
+    """How the data reaches the tasks, and what to clean up after the sweep.
+
+    A loader is called once, here in the driver: a loader with a random split (as the
+    walkthrough's are) called in each worker would give tasks in different workers different
+    data, and a sweep compares tasks on the same data. The result is pickled once to a file
+    that each worker reads once.
+    """
+    if callable(data):
+        data = data()
     if executor.in_process:
-        return InMemoryData(data() if callable(data) else data), _nothing
+        return InMemoryData(data), _nothing
     token = uuid.uuid4().hex
     # With one job joblib runs the tasks in this process: do not keep the data cached here.
     forget = functools.partial(_DATA_CACHE.pop, token, None)
-    if callable(data):
-        return LoaderData(data, token), forget
     handle, path = tempfile.mkstemp(prefix="sweeps-data-", suffix=".pkl")
     try:
         with os.fdopen(handle, "wb") as file:
@@ -480,8 +469,8 @@ def _ship(data: Any, executor: Executor) -> tuple:
         os.remove(path)
         raise SweepsTypeError(
             f"data={data!r:.100} cannot be pickled ({type(error).__name__}: {error}), so it "
-            "cannot be sent to worker processes; pass a zero-argument loader defined at module "
-            "level instead, or run with executor='sequential'") from error
+            "cannot be sent to worker processes; make it picklable (plain frames, arrays, "
+            "DataBundles pickle) or run with executor='sequential'") from error
     return FileData(path, token), functools.partial(_cleanup, forget, path)
 
 

@@ -38,7 +38,7 @@ class ToyTask:
                 "timestamp": "2024-01-01 00:00:00",
             })
         metrics = {k: v for k, v in history[-1].items() if k != "timestamp"}
-        metrics.update(pid=os.getpid(), loads=len(LOADS), data_id=id(data),
+        metrics.update(pid=os.getpid(), loads=len(LOADS), data_id=id(data), offset=data["offset"],
                        task_seed=self.settings.seed)
         return {"metrics": metrics, "runs": {}, "output": {"history": history}}
 
@@ -54,6 +54,11 @@ def create_task_two(x, y):
 def load_offset():
     LOADS.append(os.getpid())
     return {"offset": 100}
+
+
+def load_random_offset():
+    LOADS.append(os.getpid())
+    return {"offset": random.SystemRandom().random()}
 
 
 class NoRun:

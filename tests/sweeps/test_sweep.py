@@ -156,14 +156,15 @@ def test_sequential_calls_the_loader_once(store):
 
 
 @pytest.mark.slow
-def test_each_worker_calls_the_loader_once(store):
-    result = sweep(toys.create_task, dict(x=list(range(8))), data=toys.load_offset, store=store,
-                   n_jobs=2, progress=False)
-    # Reused workers may have loaded earlier sweeps' data: count within this sweep only.
-    loads_per_worker = {}
-    for r in result:
-        loads_per_worker.setdefault(r.metrics["pid"], set()).add(r.metrics["loads"])
-    assert all(len(loads) == 1 for loads in loads_per_worker.values())
+def test_the_loader_runs_once_in_the_driver_and_every_worker_gets_its_data(store):
+    before = len(toys.LOADS)
+    result = sweep(toys.create_task, dict(x=list(range(8))), data=toys.load_random_offset,
+                   store=store, n_jobs=2, progress=False)
+    assert toys.LOADS[before:] == [os.getpid()]
+    assert len({r.metrics["pid"] for r in result}) == 2
+    # a loader with randomness (like the walkthrough's unseeded split) still gives every task,
+    # in every worker, the same data
+    assert len({r.metrics["offset"] for r in result}) == 1
 
 
 @pytest.mark.slow
@@ -299,7 +300,7 @@ def test_lambdas_are_fine_in_process(store):
 
 
 def test_unpicklable_data_object_is_refused(store):
-    with pytest.raises(SweepsTypeError, match="data=.*cannot be pickled.*loader"):
+    with pytest.raises(SweepsTypeError, match="data=.*cannot be pickled.*make it picklable"):
         sweep(toys.create_task, dict(x=[1]), data={"offset": 1, "f": lambda: 0}, store=store,
               n_jobs=1, progress=False)
 

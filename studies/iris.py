@@ -3,7 +3,6 @@
     sweeps run iris
 """
 import pandas as pd
-from sklearn import datasets
 
 import sweeps_core as bt
 from sweeps import register
@@ -19,6 +18,8 @@ GRID = dict(
 
 def load_bundle() -> bt.DataBundle:
     """Iris as a bundle; the split is fixed (random_state=0) so every task sees the same rows."""
+    from sklearn import datasets  # here, not at import: workers build tasks and never load data
+
     ds = datasets.load_iris()
     features = pd.DataFrame(ds["data"], columns=ds["feature_names"])
     df = pd.DataFrame(ds["target_names"][ds["target"]], columns=["label"])

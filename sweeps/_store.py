@@ -525,9 +525,16 @@ def _optuna_direction(storage: Any, study_id: int) -> Optional[str]:
 
 
 def _create_study(storage: Any, sweep: str, direction: str) -> int:
+    import optuna
     from optuna.study import StudyDirection
 
-    return storage.create_new_study([StudyDirection[direction.upper()]], study_name=sweep)
+    # Optuna logs every new study at INFO; in the middle of a progress bar that is noise.
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(min(max(verbosity, optuna.logging.WARNING), optuna.logging.CRITICAL))
+    try:
+        return storage.create_new_study([StudyDirection[direction.upper()]], study_name=sweep)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
 
 
 def _trial_value(result: TaskResult, state: _SweepState) -> float:

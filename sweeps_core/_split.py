@@ -5,7 +5,6 @@ import numbers
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from ._errors import ConfigurationError, DataError
 
@@ -48,6 +47,8 @@ def _random_state(random_state: int | None) -> np.random.RandomState | None:
 
 def _split(items: np.ndarray, size: float, stratify, rng, what: str) -> tuple[np.ndarray, np.ndarray]:
     try:
+        from sklearn.model_selection import train_test_split  # not at import: workers rarely split
+
         return train_test_split(items, test_size=size, stratify=stratify, random_state=rng)
     except ValueError as error:
         raise DataError(f"train_display_test_split: cannot split off the {what} rows: {error}") from error

@@ -17,6 +17,9 @@ order they complete. Executors live in a plain dict, ``EXECUTORS``; add one with
 from __future__ import annotations
 
 import abc
+import collections
+import concurrent.futures
+import dataclasses
 import difflib
 import os
 import sys
@@ -24,6 +27,15 @@ import warnings
 from typing import Any, Callable, Iterator, Optional
 
 from ._errors import SweepsTypeError, SweepsValueError
+
+
+@dataclasses.dataclass
+class WorkerCrash:
+    """Yielded by ``map`` in place of ``fn(item)`` when the process running ``item`` died
+    (a segmentation fault, ``os._exit``, the kernel's out-of-memory killer)."""
+
+    item: Any
+    message: str
 
 
 class Executor(abc.ABC):
@@ -114,7 +126,9 @@ class ProcessExecutor(Executor):
                 "keep the libraries' defaults"
             )
         self.threads_per_worker = threads_per_worker
-        self._outputs: Optional[Iterator[Any]] = None
+        self._outputs: Optional[Iterator[Any]] = None  # joblib's generator, while it runs
+        self._mapping: Optional[Iterator[Any]] = None  # the generator map returned
+        self._pool = None  # the loky pool of the crash-isolating path, while it runs
 
     def workers_for(self, n_items: int) -> int:
         """The number of worker processes a map over ``n_items`` items uses."""
@@ -124,41 +138,127 @@ class ProcessExecutor(Executor):
         return max(1, min(n_jobs, n_items))
 
     def map(self, fn: Callable[[Any], Any], items: list) -> Iterator[Any]:
-        import joblib
-
         if not items:
             return iter(())
         threads = self.threads_per_worker
         call = fn if threads is None else _ThreadLimited(fn, threads)
+        self._mapping = self._map(_Indexed(call), list(enumerate(items)))
+        return self._mapping
+
+    def _map(self, call: "_Indexed", indexed: list) -> Iterator[Any]:
+        """Fast path: joblib's batched pool. If a worker dies, the items not yet back are run
+        again on a fresh pool, where the item that kills its worker is found and yielded as a
+        ``WorkerCrash``, and every other item still runs."""
+        from joblib.externals.loky.process_executor import BrokenProcessPool
+
+        done = set()
+        try:
+            for position, result in self._parallel(call, indexed):
+                done.add(position)
+                yield result
+            return
+        except BrokenProcessPool as crash:
+            message = _crash_message(crash)
+        self._outputs = None
+        rest = [pair for pair in indexed if pair[0] not in done]
+        yield from self._isolate(call, rest, message)
+
+    def _parallel(self, call: "_Indexed", indexed: list) -> Iterator[Any]:
+        import joblib
+
         # inner_max_num_threads reaches the workers' environment only through parallel_config.
         with joblib.parallel_config(backend="loky", inner_max_num_threads=self.threads_per_worker):
             parallel = joblib.Parallel(
-                n_jobs=self.workers_for(len(items)),
+                n_jobs=self.workers_for(len(indexed)),
                 return_as="generator_unordered",
                 batch_size="auto",
                 max_nbytes=None,  # items are small; skip joblib's scan for arrays to memory-map
             )
             # joblib aborts the pool (killing the workers) when this generator is closed early
             # or when an exception, KeyboardInterrupt included, reaches it while waiting.
-            self._outputs = parallel(joblib.delayed(call)(item) for item in items)
+            self._outputs = parallel(joblib.delayed(call)(pair) for pair in indexed)
         return self._outputs
+
+    def _isolate(self, call: "_Indexed", indexed: list, message: str) -> Iterator[Any]:
+        """Run items one per future; when a worker dies, every item then in flight is a
+        suspect and runs again alone, so the one that kills its worker is known for sure."""
+        from joblib.externals.loky import get_reusable_executor
+        from joblib.externals.loky.process_executor import BrokenProcessPool
+
+        width = self.workers_for(len(indexed))
+        normal, alone = collections.deque(indexed), collections.deque()
+        in_flight: dict = {}
+        while normal or alone or in_flight:
+            queue, limit = (alone, 1) if alone else (normal, width)
+            pool = get_reusable_executor(max_workers=width)  # a new pool once one broke
+            self._pool = pool
+            while queue and len(in_flight) < limit:
+                pair = queue.popleft()
+                in_flight[pool.submit(call, pair)] = pair
+            finished, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
+            broken = []
+            for future in finished:
+                pair = in_flight.pop(future)
+                try:
+                    yield future.result()[1]
+                except BrokenProcessPool as crash:
+                    broken.append(pair)
+                    message = _crash_message(crash)
+            if broken:
+                # the pool is gone: everything still in flight fails with it
+                concurrent.futures.wait(in_flight)
+                broken += list(in_flight.values())
+                in_flight.clear()
+                if len(broken) == 1:
+                    yield WorkerCrash(broken[0][1], message)
+                else:
+                    alone.extend(sorted(broken, key=_first))
 
     def close(self) -> None:
         # Closing a generator that is already exhausted does nothing; closing one that is not
         # cancels the pending items and kills the workers. joblib then warns that finished
         # results went unused: here that is the point.
+        mapping, self._mapping = self._mapping, None
+        if mapping is not None:
+            mapping.close()
         if self._outputs is not None:
             with warnings.catch_warnings():
                 warnings.filterwarnings(
                     "ignore", "[0-9]+ tasks (have been|which were)", UserWarning)
                 self._outputs.close()
             self._outputs = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, kill_workers=True)
 
     def __repr__(self) -> str:
         return (
             f"ProcessExecutor(n_jobs={self.n_jobs!r}, "
             f"threads_per_worker={self.threads_per_worker!r})"
         )
+
+
+def _first(pair: tuple) -> Any:
+    return pair[0]
+
+
+def _crash_message(crash: BaseException) -> str:
+    return (f"the worker process running this task died ({type(crash).__name__}: "
+            f"{' '.join(str(crash).split())[:400]}). A segmentation fault, os._exit() or running "
+            "out of memory does this; the other tasks were not affected")
+
+
+class _Indexed:
+    """``(position, item) -> (position, fn(item))``: tells which items came back."""
+
+    def __init__(self, fn: Callable[[Any], Any]):
+        self.fn = fn
+
+    def __call__(self, pair: tuple) -> tuple:
+        return pair[0], self.fn(pair[1])
+
+    def __repr__(self) -> str:
+        return f"_Indexed({self.fn!r})"
 
 
 class _ThreadLimited:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Optional
 
 from ._autonamer import Autonamer
 from ._errors import SweepsError, SweepsTypeError, SweepsValueError, TaskFailedError
-from ._executors import EXECUTORS, Executor, make_executor
+from ._executors import EXECUTORS, Executor, WorkerCrash, make_executor
 from ._registry import get_study
 from ._results import SweepResult
 from ._spec import COMPLETE, FAILED, TaskResult, TaskSpec
@@ -419,6 +419,10 @@ def _run(plan: _Plan, pending: list, runner: TaskRunner, on_error: str, progress
     outputs = plan.executor.map(runner, pending)
     try:
         for result in outputs:
+            if isinstance(result, WorkerCrash):
+                spec = result.item
+                result = TaskResult(spec.name, spec.params, derive_seed(runner.sweep_seed, spec.name),
+                                    FAILED, error=result.message)
             result.extra["index"] = index[result.name]
             plan.store.record(plan.name, result)
             recorded += 1

@@ -89,3 +89,20 @@ def torch_threads(_):
 def sleep_then(seconds):
     time.sleep(seconds)
     return seconds
+
+
+class CrashingTask(ToyTask):
+    """Kills its own process (as a segmentation fault or the OOM killer would) for some x."""
+
+    def __init__(self, x, crash_on=()):
+        super().__init__(x)
+        self.crash_on = crash_on
+
+    def run(self, data):
+        if self.x in self.crash_on:
+            os._exit(3)
+        return super().run(data)
+
+
+def create_crashing_task(x, crash_on=()):
+    return CrashingTask(x, crash_on)

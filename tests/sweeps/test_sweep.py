@@ -406,3 +406,14 @@ def test_ctrl_c_records_what_finished_kills_workers_and_resumes(tmp_path):
     assert all(r.ok for r in result) and len(result) == 16
     rerun = {r.name for r in result if r.metrics["pid"] == os.getpid()}
     assert rerun == {r.name for r in result} - set(done)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("crash_on", [(2,), (1, 6)])
+def test_a_task_that_kills_its_worker_is_recorded_and_the_others_complete(store, crash_on):
+    result = sweep(toys.create_crashing_task, dict(x=list(range(8)), crash_on=crash_on),
+                   data={"offset": 0}, store=store, n_jobs=2, progress=False)
+    failed = {r.params["x"]: r.error for r in result if not r.ok}
+    assert set(failed) == set(crash_on)
+    assert all("worker process running this task died" in error for error in failed.values())
+    assert sorted(r.params["x"] for r in result if r.ok) == [x for x in range(8) if x not in crash_on]

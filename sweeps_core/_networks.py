@@ -122,8 +122,10 @@ class Perceptron(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.linear_layer(x)
-        function = _activation(self.activation)
-        return x if function is None else function(x)
+        activation = self.activation
+        if activation is None:
+            return x
+        return _ACTIVATIONS[activation](x) if isinstance(activation, str) else activation(x)
 
 
 def _factory_name(factory: Any) -> str:

@@ -98,7 +98,8 @@ class TorchModelHandler:
 
     def train_step(self, batch: Any):
         """One optimizer step; returns the loss as a detached tensor (no device sync here)."""
-        self.network.train()
+        if not self.network.training:  # train() walks every submodule: not once per step
+            self.network.train()
         self.optimizer.zero_grad()
         output, target = self._outputs_and_target(batch)
         loss = self.loss(output, target)
@@ -120,7 +121,8 @@ class TorchModelHandler:
         """The network's outputs for the batch, without gradients, as an (rows, label width) array."""
         import torch
 
-        self.network.eval()
+        if self.network.training:
+            self.network.eval()
         with torch.no_grad():
             output = self.network(batch)
         return output.detach().float().cpu().numpy().reshape(len(batch), -1)

@@ -43,8 +43,8 @@ def test_metric_names_are_exactly_those_produced():
     assert task.get_metric_names() == produced
 
 
-def test_one_optimizer_step_per_epoch_without_mini_batches():
-    task = BinaryTask(epochs=3)
+def _steps(task, bundle):
+    """The sizes of the batches the task trains on, one per optimizer step."""
     steps = []
     original = btf.TorchModelHandler.train_step
 
@@ -54,27 +54,20 @@ def test_one_optimizer_step_per_epoch_without_mini_batches():
 
     btf.TorchModelHandler.train_step = counting
     try:
-        task.run(breast_cancer_bundle())
+        task.run(bundle)
     finally:
         btf.TorchModelHandler.train_step = original
-    assert steps == [455, 455, 455]
+    return steps
+
+
+def test_one_optimizer_step_per_epoch_without_mini_batches():
+    assert _steps(BinaryTask(epochs=3), breast_cancer_bundle()) == [455, 455, 455]
 
 
 def test_mini_batches_only_when_mini_batch_size_is_set():
     task = BinaryTask(epochs=1, batch_size=100, mini_batch_size=20)
     task.settings.mini_epoch_count = 3
-    steps = []
-    original = btf.TorchModelHandler.train_step
-
-    def counting(self, batch):
-        steps.append(len(batch))
-        return original(self, batch)
-
-    btf.TorchModelHandler.train_step = counting
-    try:
-        task.run(breast_cancer_bundle())
-    finally:
-        btf.TorchModelHandler.train_step = original
+    steps = _steps(task, breast_cancer_bundle())
     # 455 rows in batches of 100 (last 55), each cut into 20-row mini-batches, 3 mini-epochs
     assert len(steps) == 3 * (4 * 5 + 3)
     assert steps[:5] == [20] * 5 and max(steps) == 20

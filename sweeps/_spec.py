@@ -17,6 +17,10 @@ class TaskSpec:
     params: dict
     swept: tuple = ()
 
+    def __iter__(self):
+        """Unpacks as the pair ``(name, params)``: ``for name, params in autonamer.specs(...)``."""
+        return iter((self.name, self.params))
+
 
 COMPLETE = "complete"
 FAILED = "failed"

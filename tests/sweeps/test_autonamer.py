@@ -381,3 +381,8 @@ def test_names_are_unique_safe_deterministic_and_complete(grid, prefix):
 def test_a_set_is_refused_with_the_list_to_use():
     with pytest.raises(SweepsValueError, match=r"learning_rate=\{1, 2\} is a set.*learning_rate=\[1, 2\]"):
         Autonamer(create_task).specs(learning_rate={1, 2})
+
+
+def test_specs_unpack_as_name_params_pairs():
+    pairs = dict(Autonamer(create_task).specs(learning_rate=[0.1, 1]))
+    assert pairs == {"LR01": {"learning_rate": 0.1}, "LR1": {"learning_rate": 1}}

@@ -417,3 +417,15 @@ def test_a_task_that_kills_its_worker_is_recorded_and_the_others_complete(store,
     assert set(failed) == set(crash_on)
     assert all("worker process running this task died" in error for error in failed.values())
     assert sorted(r.params["x"] for r in result if r.ok) == [x for x in range(8) if x not in crash_on]
+
+
+@pytest.mark.slow
+def test_a_torch_task_rerun_by_name_reproduces_its_recorded_history(store):
+    grid = dict(network_size=[(), (10,)], learning_rate=[0.3], algorithm=["Adam"], epoch_count=[15])
+    result = sweep("iris", grid, store=store, n_jobs=2, progress=False)
+    assert all(r.ok for r in result) and len(result) == 2
+    for recorded in result:
+        again = run_task("iris", recorded.name, grid=grid)
+        strip = [{k: v for k, v in row.items() if k != "timestamp"} for row in recorded.history]
+        assert [{k: v for k, v in row.items() if k != "timestamp"} for row in again.history] == strip
+        assert again.seed == recorded.seed

@@ -7,6 +7,7 @@ the batch's ready tensors (``batch.tensor(name)``), so no ``forward`` converts a
 from __future__ import annotations
 
 import copy
+import warnings
 from functools import partial
 from typing import Any, Callable, Iterable, Optional, Union
 
@@ -50,8 +51,9 @@ def _input_tensor(batch: Any, name: str) -> Optional[torch.Tensor]:
 class InputConversionNetwork(torch.nn.Module):
     """Picks frames of the batch and returns them as one float tensor (joined on columns).
 
-    ``input_frames`` is a frame name, a list of names, or None for every frame but the label frame
-    (the label is what the network predicts, so it is never an input).
+    ``input_frames`` is a frame name, a list of names, or None for every frame of the batch, in
+    the batch's order. In a training task the batch holds the label frame too, and a network
+    that reads its own label learns nothing useful: name the inputs there (a warning says so).
     """
 
     def __init__(self, input_frames: Union[str, Iterable[str], None] = None, raise_if_inputs_are_missing: bool = False):
@@ -64,7 +66,13 @@ class InputConversionNetwork(torch.nn.Module):
     def forward(self, batch: Any) -> torch.Tensor:
         names = self.input_frames
         if names is None:
-            names = [n for n in _frame_names(batch) if n != LABEL_FRAME]
+            names = _frame_names(batch)
+            if LABEL_FRAME in names and not getattr(self, "_warned", False):
+                warnings.warn(
+                    f"InputConversionNetwork(None) takes every frame of the batch, the label frame "
+                    f"{LABEL_FRAME!r} too; name the inputs instead, e.g. InputConversionNetwork('features')",
+                    UserWarning, stacklevel=2)
+                self._warned = True
         tensors = []
         for name in names:
             tensor = _input_tensor(batch, name)

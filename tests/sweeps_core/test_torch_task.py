@@ -146,13 +146,18 @@ def test_continue_training_goes_on_from_the_last_iteration():
     assert task.model_handler.network is network
 
 
-def test_input_conversion_of_none_takes_every_frame_but_the_label():
+def test_input_conversion_of_none_takes_every_frame():
     task = BinaryTask(epochs=1)
     batch, _ = task.generate_sample_batch_and_temp_data(breast_cancer_bundle())
-    tensor = btf.InputConversionNetwork(None)(batch)
-    assert tuple(tensor.shape) == (455, 30)
-    plain = btf.InputConversionNetwork(None)(batch.to_bundle())
+    with pytest.warns(UserWarning, match="label frame 'label' too"):
+        tensor = btf.InputConversionNetwork(None)(batch)
+    assert tuple(tensor.shape) == (455, 31)
+    assert torch.equal(tensor[:, 30], torch.tensor(batch["label"]["label"].to_numpy(), dtype=torch.float32))
+    with pytest.warns(UserWarning):
+        plain = btf.InputConversionNetwork(None)(batch.to_bundle())  # a plain IndexedDataBundle works too
     assert torch.allclose(tensor, plain)
+    features_only = btf.InputConversionNetwork(None)({"features": batch["features"]})
+    assert tuple(features_only.shape) == (455, 30)
 
 
 def test_perceptron_activation():

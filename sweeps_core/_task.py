@@ -172,37 +172,21 @@ class BatchedTrainingTask:
         )
 
     def _prepare(self, data: Any) -> types.SimpleNamespace:
+        """Everything before the first epoch: late initialization, split, fit, extract, network."""
         state = types.SimpleNamespace(iteration=0, first_iteration=0, losses=[])
         state.device = resolve_device(self.settings.device)
         state.rng = self._seed_everything()
         state.original_ibundle = self._to_ibundle(data)
-        continuing = self.settings.continue_training and self.history is not None and self.model_handler is not None \
-            and getattr(self.model_handler, "network", None) is not None
+        continuing = self._continuing()
         if not continuing:
             self.late_initialization(state.original_ibundle)
         self._check_ready()
-        ibundle = state.original_ibundle
-        if hasattr(self.batcher, "preprocess_bundle"):
-            ibundle = self.batcher.preprocess_bundle(ibundle) or ibundle
-        train_index, test_indices = self.splitter.split(ibundle.index_frame)
-        if len(train_index) == 0:
-            raise DataError(
-                f"the training split is empty: no row of the index frame has {self.splitter.column!r} in "
-                f"{self.splitter.train_values}; found values {sorted(map(str, ibundle.index_frame[self.splitter.column].unique()))}"
-            )
-        state.split = types.SimpleNamespace(train=train_index, tests=test_indices)
-        state.train_source = ibundle.change_index(train_index)
-        state.test_sources = {k: ibundle.change_index(v) for k, v in test_indices.items() if len(v) > 0}
+        self._split(state)
         if not continuing:
             logger.info("Fitting the transformers")
             first_rows = self.batcher.first_training_rows(state.train_source, self.settings.batch_size, state.rng)
             self.batcher.fit(state.train_source.change_index(first_rows))
-        state.train_data = self.batcher.extract(state.train_source)
-        state.test_data = {k: self.batcher.extract(v) for k, v in state.test_sources.items()}
-        if self.batcher.rowwise:
-            for data in [state.train_data, *state.test_data.values()]:
-                for name in data.frames:  # tensors made now, once, on the device: no epoch pays for them
-                    data.tensor(name, state.device, strict=False)
+        self._extract(state)
         if not continuing:
             logger.info("Instantiating model")
             sample = next(self.batcher.batches(state.train_data, self.batcher.training_sampler,
@@ -211,6 +195,34 @@ class BatchedTrainingTask:
             self.history = []
         state.first_iteration = state.iteration = len(self.history)
         return state
+
+    def _continuing(self) -> bool:
+        return bool(self.settings.continue_training and self.history is not None
+                    and getattr(self.model_handler, "network", None) is not None)
+
+    def _split(self, state) -> None:
+        ibundle = state.original_ibundle
+        if hasattr(self.batcher, "preprocess_bundle"):
+            ibundle = self.batcher.preprocess_bundle(ibundle) or ibundle
+        train_index, test_indices = self.splitter.split(ibundle.index_frame)
+        if len(train_index) == 0:
+            found = sorted(map(str, ibundle.index_frame[self.splitter.column].unique()))
+            raise DataError(
+                f"the training split is empty: no row of the index frame has {self.splitter.column!r} in "
+                f"{self.splitter.train_values}; found values {found}"
+            )
+        state.split = types.SimpleNamespace(train=train_index, tests=test_indices)
+        state.train_source = ibundle.change_index(train_index)
+        state.test_sources = {k: ibundle.change_index(v) for k, v in test_indices.items() if len(v) > 0}
+
+    def _extract(self, state) -> None:
+        """Each split extracted once; with rowwise extractors its tensors made now, on the device."""
+        state.train_data = self.batcher.extract(state.train_source)
+        state.test_data = {k: self.batcher.extract(v) for k, v in state.test_sources.items()}
+        if self.batcher.rowwise:
+            for data in [state.train_data, *state.test_data.values()]:
+                for name in data.frames:
+                    data.tensor(name, state.device, strict=False)
 
     def _seed_everything(self):
         seed = self.settings.seed

@@ -112,6 +112,8 @@ def _run(args: argparse.Namespace) -> int:
     _print_board(result, args.metric)
     _write_plots(result, args.metric, _folder(store, None))
     failed = len(result.failed)
+    print(f"sweep {result.name!r}: {len(result) - failed} complete, {failed} failed, in {store.url} "
+          "(running the same command again runs only what is not complete)", file=sys.stderr)
     if failed:
         print(f"sweeps: {failed} of {len(result)} tasks failed; see their tracebacks with "
               "sweeps.load_sweep(...).failed", file=sys.stderr)

@@ -14,7 +14,6 @@ import logging
 import os
 import pickle
 import random
-import re
 import sys
 import tempfile
 import time
@@ -22,7 +21,7 @@ import traceback
 import uuid
 from typing import Any, Callable, Optional
 
-from ._autonamer import Autonamer
+from ._autonamer import _ADDRESS, Autonamer, _capped, _digest
 from ._errors import SweepsError, SweepsTypeError, SweepsValueError, TaskFailedError
 from ._executors import EXECUTORS, Executor, WorkerCrash, make_executor
 from ._registry import get_study
@@ -33,7 +32,6 @@ from ._store import Store
 logger = logging.getLogger(__name__)
 
 ON_ERROR = ("record", "raise")
-_ADDRESS = re.compile(r" at 0x[0-9A-Fa-f]+")
 DIRECTIONS = (None, "maximize", "minimize")
 
 
@@ -131,7 +129,8 @@ def run_spec(
             settings.seed = seed
         device = getattr(settings, "device", None)
         history, metrics = _read_result(task.run(data))
-    except Exception:
+        device = getattr(getattr(task, "model_handler", None), "device", None) or device  # 'auto' resolved
+    except (Exception, SystemExit):  # sys.exit() in a task fails that task, not the sweep
         return TaskResult(
             spec.name, spec.params, seed, FAILED,
             error=traceback.format_exc(), seconds=time.perf_counter() - start,
@@ -265,6 +264,9 @@ def run_task(
     """Run again, in this process, the task called ``name`` of a grid; it reproduces the
     history the sweep recorded when given the same grid, data and ``sweep_seed``.
 
+    "The same data" means the same rows: a loader is called again here, so it must give what
+    it gave the sweep (the example studies' loaders split with a fixed ``random_state``).
+
     Example:
         >>> run_task("iris", "NS10-10-LR1-ASGD").metrics                       # doctest: +SKIP
     """
@@ -369,25 +371,59 @@ def _unpicklable(argument: str, obj: Any) -> list:
             reason = f"not picklable ({type(error).__name__}: {error})"
     if reason is None:
         return []
+    # A loader runs here, in the driver, but a sweep on processes is kept to pieces that can be
+    # named and sent anywhere: the same sweep then runs on any process or cluster executor.
+    travels = ("cannot be sent to worker processes" if argument == "create_task" else
+               "so a process sweep refuses it (executors that load data on the workers must send it)")
     return [SweepsTypeError(
-        f"{argument}={obj!r} is {reason}, so it cannot be sent to worker processes; define it "
-        "at module level in an importable file, or use functools.partial (or run with "
+        f"{argument}={obj!r} is {reason}, {'so it ' if argument == 'create_task' else ''}{travels}; "
+        "define it at module level in an importable file, or use functools.partial (or run with "
         "executor='sequential')")]
 
 
 def _pending(plan: _Plan) -> list:
-    """The specs to run: all but the complete ones; refuse names whose params changed."""
-    completed = plan.store.completed(plan.name)
-    changed = [spec for spec in plan.specs
-               if spec.name in completed and not _same_params(completed[spec.name], spec.params)]
+    """The specs to run: all but the complete ones, named as the store already knows them.
+
+    A grid that grew can name a recorded task differently (1500 is ``L1K`` alone but ``L1500``
+    beside 1600), so a task is known by its params: it keeps the name it was recorded under and
+    is never run twice. A new task whose name the store gives to other params gets a suffix. A
+    complete task whose params match no task of the grid any more means a fixed value changed:
+    that is refused, since a name must keep its meaning in a sweep.
+    """
+    records = plan.store.records(plan.name)
+    by_name = {record.name: record for record in records}
+    specs = [_known_name(spec, records, by_name) for spec in plan.specs]
+    changed = []
+    for i, spec in enumerate(specs):
+        record = by_name.get(spec.name)
+        if record is None or _same_params(record.params, spec.params):
+            continue
+        if any(_same_params(record.params, other.params) for other in specs):
+            specs[i] = dataclasses.replace(spec, name=_capped(spec.name, "-" + _digest(repr(spec.params))))
+        elif record.ok:
+            changed.append((spec, record))
     if changed:
-        lines = "\n".join(f"  - task {s.name!r}: recorded params {completed[s.name]!r}, now "
-                          f"{s.params!r}" for s in changed[:5])
+        lines = "\n".join(f"  - task {s.name!r}: recorded params {r.params!r}, now {s.params!r}"
+                          for s, r in changed[:5])
         raise SweepsValueError(
             f"sweep {plan.name!r} already holds complete tasks with the same names but other "
             f"params ({len(changed)} of them):\n{lines}\nA task's name must keep its meaning in "
             f"a sweep: use another sweep name= (e.g. name={plan.name + '-2'!r}) or another store")
-    return [spec for spec in plan.specs if spec.name not in completed]
+    plan.specs = specs
+    done = {record.name for record in records if record.ok}
+    return [spec for spec in specs if spec.name not in done]
+
+
+def _known_name(spec: TaskSpec, records: list, by_name: dict) -> TaskSpec:
+    """The spec under the name the store holds its params by (a complete record first)."""
+    record = by_name.get(spec.name)
+    if record is not None and _same_params(record.params, spec.params):
+        return spec
+    matches = [r for r in records if _same_params(r.params, spec.params)]
+    if not matches:
+        return spec
+    best = next((r for r in matches if r.ok), matches[0])
+    return dataclasses.replace(spec, name=best.name)
 
 
 def _same_params(recorded: Any, value: Any) -> bool:

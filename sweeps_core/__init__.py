@@ -4,10 +4,13 @@
     from sweeps_core import factories as btf
     from sweeps_core import dft
 """
-from ._batcher import (
+from ._batcher import (  # the original's names for the samplers too
     Batcher,
+    PriorityRandomBatcherStrategy,
     PriorityRandomSampler,
+    SequencialSampler,
     SequentialSampler,
+    SimpleBatcherStrategy,
     make_priorities_for_even_representation,
 )
 from ._bundle import DataBundle, IndexedDataBundle
@@ -33,8 +36,11 @@ __all__ = [
     "PicklingError",
     "PlainExtractor",
     "PredefinedSplitter",
+    "PriorityRandomBatcherStrategy",
     "PriorityRandomSampler",
+    "SequencialSampler",
     "SequentialSampler",
+    "SimpleBatcherStrategy",
     "SklearnMetric",
     "SweepsCoreError",
     "TrainingSettings",

@@ -13,28 +13,10 @@ from typing import Any, Iterator
 
 import pandas as pd
 
+from ._ctor import Obj
 from ._errors import DataError
 
 ADD_INFO_NAME = "add_info"
-
-
-class Obj(dict):
-    """A dict with attribute access (the original's ``yo_fluq_ds.Obj``)."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        self[name] = value
-
-    def __delattr__(self, name: str) -> None:
-        try:
-            del self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 def _did_you_mean(name: str, choices: list[str]) -> str:

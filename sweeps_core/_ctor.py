@@ -17,13 +17,16 @@ class Obj(dict):
         try:
             return self[key]
         except KeyError:
-            raise AttributeError(f"no key {key!r}; keys are {sorted(self)}") from None
+            raise AttributeError(f"no key {key!r}; keys are {sorted(self, key=str)}") from None
 
     def __setattr__(self, key: str, value: Any) -> None:
         self[key] = value
 
     def __delattr__(self, key: str) -> None:
-        del self[key]
+        try:
+            del self[key]
+        except KeyError:
+            raise AttributeError(key) from None
 
 
 def load_type(spec: Any, what: str = "type") -> Any:

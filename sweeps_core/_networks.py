@@ -136,8 +136,9 @@ class Perceptron(torch.nn.Module):
         return _ACTIVATIONS[activation](x) if isinstance(activation, str) else activation(x)
 
 
-def _factory_name(factory: Any) -> str:
-    return getattr(factory, "__qualname__", None) or repr(factory)
+def factory_name(factory: Any) -> str:
+    """How messages name a factory: its qualified name, else its repr."""
+    return getattr(factory, "__qualname__", None) or repr(factory)  # a Factory object: its repr
 
 
 def call_factory(factory: Any, sample: Any) -> torch.nn.Module:
@@ -148,7 +149,7 @@ def call_factory(factory: Any, sample: Any) -> torch.nn.Module:
         network = factory(sample)
         if not isinstance(network, torch.nn.Module):
             raise ConfigurationError(
-                f"network factory {_factory_name(factory)} returned {type(network).__name__}, not a torch.nn.Module: "
+                f"network factory {factory_name(factory)} returned {type(network).__name__}, not a torch.nn.Module: "
                 f"a factory takes the sample batch and returns the network"
             )
         return network
@@ -184,7 +185,7 @@ class FeedForwardNetwork(torch.nn.Module):
                         current = network(current)
                 except Exception as error:
                     raise ConfigurationError(
-                        f"FeedForwardNetwork.Factory: step {step} ({_factory_name(factory)}) failed: {error}"
+                        f"FeedForwardNetwork.Factory: step {step} ({factory_name(factory)}) failed: {error}"
                     ) from error
                 networks.append(network)
             return FeedForwardNetwork(*networks)

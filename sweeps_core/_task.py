@@ -175,12 +175,13 @@ class BatchedTrainingTask:
         """Everything before the first epoch: late initialization, split, fit, extract, network."""
         state = types.SimpleNamespace(iteration=0, first_iteration=0, losses=[])
         state.device = resolve_device(self.settings.device)
-        state.rng = self._seed_everything()
+        self._seed_everything()
         state.original_ibundle = self._to_ibundle(data)
         continuing = self._continuing()
         if not continuing:
             self.late_initialization(state.original_ibundle)
         self._check_ready()
+        state.rng = self._sample_rng()
         self._split(state)
         if not continuing:
             logger.info("Fitting the transformers")
@@ -224,15 +225,17 @@ class BatchedTrainingTask:
                 for name in data.frames:
                     data.tensor(name, state.device, strict=False)
 
-    def _seed_everything(self):
+    def _seed_everything(self) -> None:
+        """Weight initialisation follows the task's seed (the samplers have their own generator)."""
         seed = self.settings.seed
         if seed is not None:
             import torch
             torch.manual_seed(seed)
-        return np.random.default_rng(seed)
 
     def _sample_rng(self):
-        return np.random.default_rng(self.settings.seed)
+        """The generator of the training batches: a sampler seeded on purpose wins over the task's seed."""
+        sampler_seed = getattr(getattr(self.batcher, "training_sampler", None), "random_state", None)
+        return np.random.default_rng(self.settings.seed if sampler_seed is None else sampler_seed)
 
     def _check_ready(self) -> None:
         missing = [name for name in ("batcher", "model_handler") if getattr(self, name) is None]

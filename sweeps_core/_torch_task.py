@@ -10,7 +10,7 @@ import pandas as pd
 from ._batcher import Batcher, PriorityRandomSampler, make_priorities_for_even_representation
 from ._ctor import CtorAdapter
 from ._errors import ConfigurationError, DataError, PicklingError
-from ._networks import call_factory
+from ._networks import call_factory, factory_name
 from ._task import BatchedTrainingTask, PredefinedSplitter, TrainingSettings
 
 
@@ -23,10 +23,6 @@ class Conventions:
     TrainName = "train"
     DisplayName = "display"
     TestName = "test"
-
-
-def _describe_factory(factory: Any) -> str:
-    return getattr(factory, "__qualname__", None) or type(factory).__qualname__
 
 
 class TorchModelHandler:
@@ -181,7 +177,7 @@ class TorchModelHandler:
             pickle.dumps(self.network_factory)
         except Exception as error:
             raise PicklingError(
-                f"the task's network factory {_describe_factory(self.network_factory)} cannot be pickled ({error}), "
+                f"the task's network factory {factory_name(self.network_factory)} cannot be pickled ({error}), "
                 f"so the task cannot go to another process. Use a module-level Factory class with __call__ "
                 f"(like ClassificationNetwork.Factory), functools.partial of a module-level function, or "
                 f"btf.Factories.FullyConnected instead of a lambda or a nested function"

@@ -106,3 +106,14 @@ class CrashingTask(ToyTask):
 
 def create_crashing_task(x, crash_on=()):
     return CrashingTask(x, crash_on)
+
+
+class ExitingTask(ToyTask):
+    def run(self, data):
+        if self.x == 1:
+            raise SystemExit("task 1 called sys.exit")
+        return super().run(data)
+
+
+def create_exiting_task(x):
+    return ExitingTask(x)

@@ -106,6 +106,28 @@ def test_result_holds_earlier_runs_complete_tasks(run):
     assert sorted(r.name for r in result.results) == ["X1", "X2", "X3"]
 
 
+def test_a_grown_grid_that_renames_recorded_tasks_never_runs_them_again(run):
+    # 1500 alone is X1K; beside 1600 both need exact labels (X1500, X1600)
+    first = run(grid=dict(x=[1500]))
+    assert [r.name for r in first.results] == ["X1K"]
+    second = run(grid=dict(x=[1500, 1600]))
+    assert sorted(r.name for r in second.results) == ["X1600", "X1K"]
+    assert {r.name: r.params["x"] for r in second.results} == {"X1K": 1500, "X1600": 1600}
+    first_score = first.results[0].metrics["score_test"]
+    assert next(r for r in second.results if r.name == "X1K").metrics["score_test"] == first_score
+
+
+def test_a_new_task_whose_name_the_store_gives_to_other_params_gets_a_suffix(run):
+    run(grid=dict(x=[1.5]))  # named X15
+    result = run(grid=dict(x=[1.5, 15]))  # now 1.5 would be X1.5 and 15 would be X15
+    names = {r.params["x"]: r.name for r in result.results}
+    assert names[1.5] == "X15"
+    assert names[15].startswith("X15-") and len(result) == 2
+    assert len(run.store.records("create_task")) == 2
+    again = run(grid=dict(x=[1.5, 15]))  # and a third run runs nothing and keeps both names
+    assert {r.params["x"]: r.name for r in again.results} == names
+
+
 def test_on_error_raise_stops_and_names_the_task(run):
     with pytest.raises(TaskFailedError) as caught:
         run(grid=dict(x=[1, 2, 3], fail_on=1), on_error="raise")
@@ -429,3 +451,10 @@ def test_a_torch_task_rerun_by_name_reproduces_its_recorded_history(store):
         strip = [{k: v for k, v in row.items() if k != "timestamp"} for row in recorded.history]
         assert [{k: v for k, v in row.items() if k != "timestamp"} for row in again.history] == strip
         assert again.seed == recorded.seed
+
+
+def test_sys_exit_in_a_task_fails_that_task_only(store):
+    result = sweep(toys.create_exiting_task, dict(x=[0, 1, 2]), data={"offset": 0}, store=store,
+                   executor="sequential", progress=False)
+    assert [r.ok for r in result] == [True, False, True]
+    assert "SystemExit: task 1 called sys.exit" in result.failed["error"].iloc[0]

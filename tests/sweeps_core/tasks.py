@@ -1,7 +1,6 @@
 """Module-level tasks and bundles for the tests: everything here pickles."""
 from functools import lru_cache, partial
 
-import numpy as np
 import pandas as pd
 import torch
 from sklearn import datasets

@@ -88,3 +88,35 @@ def test_non_numeric_frame_names_the_columns():
     data = SplitData(index, {"features": pd.DataFrame({"s": ["x", "y"], "n": [1.0, 2.0]}), "label": index})
     with pytest.raises(bt.ConfigurationError, match=r"non-numeric columns \['s'\]"):
         Batch(data, slice(0, 2)).tensor("features")
+
+
+def test_a_seeded_sampler_decides_the_batches_of_an_unseeded_task():
+    from tests.sweeps_core.tasks import BinaryTask, breast_cancer_bundle
+
+    drawn = []
+    for _ in range(2):
+        task = BinaryTask(epochs=1, batch_size=100)
+        task.initialize_task = _with_sampler(task.initialize_task, task)
+        task.run(breast_cancer_bundle())
+        drawn.append(task.drawn)
+    assert all(np.array_equal(a, b) for a, b in zip(*drawn))
+
+
+def _with_sampler(initialize, task):
+    def initialize_with_sampler(data):
+        initialize(data)
+        sampler = _RecordingSampler(random_state=5)
+        task.batcher.training_sampler = sampler
+        task.drawn = sampler.drawn
+    return initialize_with_sampler
+
+
+class _RecordingSampler(bt.PriorityRandomSampler):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.drawn = []
+
+    def batches(self, index_frame, batch_size, rng=None):
+        for positions in super().batches(index_frame, batch_size, rng):
+            self.drawn.append(positions)
+            yield positions

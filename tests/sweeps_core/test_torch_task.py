@@ -1,7 +1,5 @@
 """TorchTrainingTask: REL semantics, reproducibility, pickling, devices, errors, accuracy."""
 import pickle
-import warnings
-from functools import partial
 
 import numpy as np
 import pandas as pd

@@ -60,6 +60,25 @@ def main():
         warm = timed(f"{args.n_jobs} processes, warm", lambda: run("warm", n_jobs=args.n_jobs))
         print(f"speed-up with worker start-up:    {sequential / cold:.2f}")
         print(f"speed-up without worker start-up: {sequential / warm:.2f}")
+        # What a user of `sweeps run` sees: each from a fresh interpreter, imports included.
+        fresh_sequential = timed("fresh process: sequential", lambda: _fresh(folder, "sequential", args))
+        fresh_processes = timed(f"fresh process: {args.n_jobs} processes", lambda: _fresh(folder, "processes", args))
+        print(f"speed-up, both from a fresh process: {fresh_sequential / fresh_processes:.2f}")
+
+
+def _fresh(folder, executor, args):
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    n_jobs = "None" if executor == "sequential" else str(args.n_jobs)
+    code = (
+        "import torch; torch.set_num_threads(1)\n"
+        "from studies.iris import GRID, create_task, load_bundle\n"
+        "from sweeps import sweep\n"
+        f"sweep(create_task, dict(GRID, epoch_count={args.epochs}), data=load_bundle, name='fresh-{executor}', "
+        f"store={os.path.join(folder, 'fresh.log')!r}, executor={executor!r}, n_jobs={n_jobs}, progress=False)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
 
 
 if __name__ == "__main__":

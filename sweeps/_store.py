@@ -239,6 +239,11 @@ class Store:
     def _exists(self) -> bool:
         return self._path is None or self._path.exists()
 
+    def optuna_storage(self) -> Any:
+        """The Optuna storage object, for Optuna's own tools:
+        ``optuna.load_study(study_name='iris', storage=store.optuna_storage())``."""
+        return self._open()
+
     def _open(self) -> Any:
         """The Optuna storage, opened (and its file created) on first use."""
         if self._storage is None:

@@ -5,6 +5,7 @@
     sweeps list
     sweeps leaderboard iris --metric accuracy_test
     sweeps plot iris --out figures/
+    sweeps dashboard --port 8080          # optuna-dashboard on the store
 
 Errors print one line, ``sweeps: error: ...``, and exit with status 2. ``sweeps run`` exits
 with 1 when some task failed (the leaderboard of the others is still printed).
@@ -96,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("--out", default=None, metavar="DIR",
                       help="folder of the PNG files (default: the store's folder)")
     plot.set_defaults(command=_plot)
+
+    dashboard = commands.add_parser("dashboard", help="serve the store in optuna-dashboard")
+    dashboard.add_argument("--store", default=None, metavar="URL")
+    dashboard.add_argument("--host", default="127.0.0.1")
+    dashboard.add_argument("--port", type=int, default=8080)
+    dashboard.set_defaults(command=_dashboard)
     return parser
 
 
@@ -142,6 +149,23 @@ def _leaderboard(args: argparse.Namespace) -> int:
     from ._store import Store
 
     _print_board(Store(args.store).load(args.sweep), args.metric)
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from ._store import Store
+
+    try:
+        import optuna_dashboard
+    except ImportError:
+        raise SweepsValueError(
+            "sweeps dashboard needs optuna-dashboard: pip install optuna-dashboard "
+            "(or the project's [dashboard] extra)") from None
+    store = Store(args.store)
+    if not store.list_sweeps():
+        raise SweepsValueError(f"no sweeps in {store.url}: run one first (sweeps run iris), or pass --store")
+    print(f"serving {store.url} on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
+    optuna_dashboard.run_server(store.optuna_storage(), host=args.host, port=args.port)
     return 0
 
 

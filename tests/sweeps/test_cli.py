@@ -143,3 +143,40 @@ def test_an_error_through_python_m_sweeps(tmp_path):
     assert result.stderr.startswith("sweeps: error: unknown study 'irsi'")
     assert "did you mean 'iris'" in result.stderr and "Traceback" not in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_dashboard_serves_the_store_in_optuna_dashboard(study, tmp_path):
+    import json
+    import socket
+    import time
+    import urllib.request
+
+    store = str(tmp_path / "s.log")
+    assert main(["run", study, "--store", store, "--executor", "sequential", "--no-progress"]) == 0
+    with socket.socket() as probe:  # a free loopback port
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "PYTHONPATH": REPO}
+    server = subprocess.Popen([sys.executable, "-m", "sweeps", "dashboard", "--store", store,
+                               "--port", str(port)], cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, studies = time.monotonic() + 60, None
+        while studies is None and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as reply:
+                    studies = json.load(reply)["study_summaries"]
+            except OSError:
+                assert server.poll() is None, server.stderr.read()
+                time.sleep(0.3)
+        assert [s["study_name"] for s in studies] == ["clitoy"]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_dashboard_of_an_empty_store_is_a_one_line_error(tmp_path, capsys):
+    assert main(["dashboard", "--store", str(tmp_path / "none.log")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sweeps: error: no sweeps in") and "\n" not in err

@@ -420,15 +420,16 @@ class Store:
     def _ensure_study(self, sweep: str, state: _SweepState, result: TaskResult) -> None:
         """Create the study if needed, and fix the metric at the first complete result."""
         storage = self._open()
+        if state.metric is None and result.status == COMPLETE:
+            state.metric = choose_metric(result)
+            state.direction = state.direction or default_direction(state.metric)
         if state.study_id is None:
-            direction = state.direction or "minimize"  # replaced below if the metric says so
+            # with no metric yet (the first record failed) the direction may change below
+            direction = state.direction or "minimize"
             state.study_id = _create_study(storage, sweep, direction)
             state.study_direction = direction
             if state.meta is not None:
                 storage.set_study_user_attr(state.study_id, "meta", encode(state.meta))
-        if state.metric is None and result.status == COMPLETE:
-            state.metric = choose_metric(result)
-            state.direction = state.direction or default_direction(state.metric)
         if state.metric is not None and not state.metric_stored:
             if state.direction != state.study_direction:
                 # Optuna cannot change a study's direction. Until now no metric was known, so
@@ -436,6 +437,8 @@ class Store:
                 self._recreate_study(sweep, state)
             storage.set_study_user_attr(state.study_id, "metric", state.metric)
             storage.set_study_user_attr(state.study_id, "direction", state.direction)
+            # what Study.set_metric_names stores: the dashboard then names the objective
+            storage.set_study_system_attr(state.study_id, "study:metric_names", [state.metric])
             state.metric_stored = True
 
     def _recreate_study(self, sweep: str, state: _SweepState) -> None:

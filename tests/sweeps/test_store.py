@@ -138,6 +138,7 @@ def test_study_holds_one_standard_trial_per_record(url):
     assert study.direction == optuna.study.StudyDirection.MAXIMIZE
     assert study.user_attrs["metric"] == "accuracy_test"
     assert study.user_attrs["direction"] == "maximize"
+    assert study.metric_names == ["accuracy_test"]  # the dashboard's name for the objective
 
     fail, a, b = trials
     assert fail.state == optuna.trial.TrialState.FAIL and fail.value is None

@@ -239,6 +239,24 @@ class Store:
     def _exists(self) -> bool:
         return self._path is None or self._path.exists()
 
+    def check(self) -> None:
+        """Open the storage now, so that a missing database driver or an unreachable server is a
+        clear error before any task runs (the sweep driver calls this first)."""
+        try:
+            self._open()
+        except ImportError as error:
+            raise SweepsValueError(
+                f"store {_redacted(self.url)!r} needs a database driver that is not installed "
+                f"({error}); for PostgreSQL: pip install 'psycopg[binary]' (the [postgres] extra)"
+            ) from None
+        except Exception as error:  # sqlalchemy's OperationalError, OSError for a file, ...
+            first = (str(error).strip().splitlines() or [""])[0]
+            raise SweepsValueError(
+                f"store {_redacted(self.url)!r} cannot be opened ({type(error).__name__}: {first}); "
+                "check that the database server is running and that the URL's host, port, user and "
+                "database are right (or that the file's folder is writable)"
+            ) from None
+
     def optuna_storage(self) -> Any:
         """The Optuna storage object, for Optuna's own tools:
         ``optuna.load_study(study_name='iris', storage=store.optuna_storage())``."""
@@ -530,6 +548,11 @@ def _fit(known: Any, value: Any) -> Any:
 def _optuna_direction(storage: Any, study_id: int) -> Optional[str]:
     direction = storage.get_study_directions(study_id)[0].name.lower()
     return direction if direction in ("maximize", "minimize") else None
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    return re.sub(r"(://[^:/@]+:)[^/]*@", r"\1***@", url)
 
 
 def _create_study(storage: Any, sweep: str, direction: str) -> int:

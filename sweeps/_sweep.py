@@ -335,6 +335,8 @@ def _plan(task, grid, data, name, store, executor, n_jobs, seed, on_error, direc
         if callable(data):
             problems.extend(_unpicklable("data", data))
     store_obj = store if isinstance(store, Store) else _attempt(problems, Store, store)
+    if store_obj is not None:
+        _attempt(problems, store_obj.check)  # a missing driver or a server that is down
     namer = _attempt(problems, Autonamer, create_task, prefix=prefix, abbreviations=abbreviations)
     specs = None if namer is None else _attempt(problems, namer.specs, **grid)
     if problems:

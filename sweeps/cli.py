@@ -44,6 +44,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         message = " ".join(str(error).split())  # one line, whatever the message holds
         print(f"sweeps: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as error:  # not ours (a file that cannot be written, ...): still one line
+        if os.environ.get("SWEEPS_DEBUG"):
+            raise
+        message = " ".join(str(error).split())
+        print(f"sweeps: error: {type(error).__name__}: {message} (set SWEEPS_DEBUG=1 for the "
+              "traceback)", file=sys.stderr)
+        return EXIT_USAGE
     except SystemExit as done:  # --help
         return done.code if isinstance(done.code, int) else 0
     except KeyboardInterrupt:

@@ -180,3 +180,14 @@ def test_dashboard_of_an_empty_store_is_a_one_line_error(tmp_path, capsys):
     assert main(["dashboard", "--store", str(tmp_path / "none.log")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("sweeps: error: no sweeps in") and "\n" not in err
+
+
+def test_an_unexpected_error_is_one_line_too(tmp_path, capsys, study):
+    store = str(tmp_path / "s.log")
+    assert main(["run", study, "--store", store, "--executor", "sequential", "--no-progress"]) == 0
+    capsys.readouterr()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["plot", "clitoy", "--store", store, "--out", str(blocker / "sub")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sweeps: error: ") and "Error" in err and "\n" not in err

@@ -58,6 +58,20 @@ class TrainingSettings:
             warnings.warn(f"TrainingSettings has no setting {key!r}, so it has no effect{hint}", UserWarning, stacklevel=2)
         object.__setattr__(self, key, value)
 
+    def check(self) -> None:
+        """Raise one ConfigurationError naming every setting whose value cannot work."""
+        problems = []
+        for name, least, optional in (("epoch_count", 0, False), ("batch_size", 1, False),
+                                      ("mini_batch_size", 1, True), ("mini_epoch_count", 1, True)):
+            value = getattr(self, name)
+            if optional and value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                kind = "a non-negative int" if least == 0 else "a positive int"
+                problems.append(f"settings.{name}={value!r} must be {kind}" + (" or None" if optional else ""))
+        if problems:
+            raise ConfigurationError("; ".join(problems))
+
     def __repr__(self) -> str:
         changed = {k: v for k, v in vars(self).items() if _SETTINGS.get(k, object()) != v}
         return f"TrainingSettings({', '.join(f'{k}={v!r}' for k, v in changed.items())})"
@@ -181,6 +195,7 @@ class BatchedTrainingTask:
         if not continuing:
             self.late_initialization(state.original_ibundle)
         self._check_ready()
+        self.settings.check()  # after late initialization, which may set them
         state.rng = self._sample_rng()
         self._split(state)
         if not continuing:

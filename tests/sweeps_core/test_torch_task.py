@@ -276,3 +276,11 @@ def test_iris_accuracy():
     task.settings.seed = 0
     result = task.run(iris_bundle())
     assert result["metrics"]["accuracy_test"] >= 0.9
+
+
+def test_settings_that_cannot_work_are_named():
+    task = BinaryTask(epochs=1, batch_size=0)
+    task.settings.mini_batch_size = 2.5
+    with pytest.raises(bt.ConfigurationError, match=r"settings.batch_size=0 must be a positive int; "
+                                                    r"settings.mini_batch_size=2.5 must be a positive int or None"):
+        task.run(breast_cancer_bundle())

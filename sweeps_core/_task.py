@@ -188,14 +188,15 @@ class BatchedTrainingTask:
     def _prepare(self, data: Any) -> types.SimpleNamespace:
         """Everything before the first epoch: late initialization, split, fit, extract, network."""
         state = types.SimpleNamespace(iteration=0, first_iteration=0, losses=[])
-        state.device = resolve_device(self.settings.device)
         self._seed_everything()
         state.original_ibundle = self._to_ibundle(data)
         continuing = self._continuing()
         if not continuing:
             self.late_initialization(state.original_ibundle)
+            self._seed_everything()  # again: initialize_task may have set the seed
         self._check_ready()
         self.settings.check()  # after late initialization, which may set them
+        state.device = resolve_device(self.settings.device)
         state.rng = self._sample_rng()
         self._split(state)
         if not continuing:

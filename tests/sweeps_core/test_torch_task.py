@@ -284,3 +284,15 @@ def test_settings_that_cannot_work_are_named():
     with pytest.raises(bt.ConfigurationError, match=r"settings.batch_size=0 must be a positive int; "
                                                     r"settings.mini_batch_size=2.5 must be a positive int or None"):
         task.run(breast_cancer_bundle())
+
+
+class _SeededInInitialize(BinaryTask):
+    def initialize_task(self, data):
+        self.settings.seed = 3  # set late, as the walkthrough sets its settings
+        super().initialize_task(data)
+
+
+def test_a_seed_set_in_initialize_task_still_seeds_the_weights():
+    a = _SeededInInitialize(epochs=2).run(breast_cancer_bundle())
+    b = _SeededInInitialize(epochs=2).run(breast_cancer_bundle())
+    assert history_without_timestamps(a) == history_without_timestamps(b)

@@ -6,7 +6,6 @@ import textwrap
 
 import pytest
 
-from sweeps import _registry
 from sweeps.cli import main, parse_grid, split_top_level
 from sweeps import SweepsValueError
 
@@ -20,18 +19,12 @@ STUDY = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(autouse=True)
-def empty_registry(monkeypatch):
-    monkeypatch.setattr(_registry, "_STUDIES", {})
+pytestmark = pytest.mark.usefixtures("empty_registry")
 
 
 @pytest.fixture
-def study(tmp_path):
-    path = tmp_path / "clitoy.py"
-    path.write_text(STUDY)
-    yield str(path)
-    for name in [n for n in sys.modules if n.startswith("_sweeps_study_clitoy_")]:
-        del sys.modules[name]
+def study(write_study):
+    return write_study("clitoy", STUDY)
 
 
 def sweeps_command(*args, cwd):

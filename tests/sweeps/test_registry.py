@@ -42,19 +42,12 @@ STUDY_FILE = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(autouse=True)
-def empty_registry(monkeypatch):
-    """Each test starts from an empty registry and leaves the real one alone."""
-    monkeypatch.setattr(_registry, "_STUDIES", {})
+pytestmark = pytest.mark.usefixtures("empty_registry")
 
 
 @pytest.fixture
-def study_file(tmp_path):
-    path = tmp_path / "my_study.py"
-    path.write_text(STUDY_FILE)
-    yield str(path)
-    for name in [n for n in sys.modules if n.startswith("_sweeps_study_my_study_")]:
-        del sys.modules[name]
+def study_file(write_study):
+    return write_study("my_study", STUDY_FILE)
 
 
 @pytest.fixture

@@ -448,7 +448,7 @@ def _same_params(recorded: Any, value: Any) -> bool:
 
 def _run(plan: _Plan, pending: list, runner: TaskRunner, on_error: str, progress: bool) -> None:
     """Dispatch the pending specs and record each result as it arrives."""
-    from tqdm.auto import tqdm
+    tqdm = _progress_bar_class()
 
     index = {spec.name: i for i, spec in enumerate(plan.specs)}
     bar = tqdm(total=len(pending), desc=plan.name, unit="task", file=sys.stderr,
@@ -482,6 +482,18 @@ def _run(plan: _Plan, pending: list, runner: TaskRunner, on_error: str, progress
     if failed:
         logger.warning("sweep %r: %d of %d tasks failed; their tracebacks are in "
                        "result.failed", plan.name, failed, len(pending))
+
+
+def _progress_bar_class() -> Any:
+    """tqdm's notebook bar where Jupyter widgets are installed, else the text bar (tqdm.auto
+    would warn in a notebook without ipywidgets)."""
+    import importlib.util
+
+    if importlib.util.find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm.std import tqdm
+    return tqdm
 
 
 def _nothing() -> None:

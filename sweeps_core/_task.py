@@ -155,6 +155,7 @@ class BatchedTrainingTask:
         self.info = {}
         self.history = None
         self.data_ = None
+        self._state = None  # the run between prepare() and finish()
 
     # -- hooks ---------------------------------------------------------------------------
     def late_initialization(self, ibundle: IndexedDataBundle) -> None:
@@ -185,9 +186,18 @@ class BatchedTrainingTask:
             f"task.run expects a DataBundle, an IndexedDataBundle or a path to a saved bundle, got {type(data).__name__}"
         )
 
-    def _prepare(self, data: Any) -> types.SimpleNamespace:
-        """Everything before the first epoch: late initialization, split, fit, extract, network."""
-        state = types.SimpleNamespace(iteration=0, first_iteration=0, losses=[])
+    def prepare(self, data: Any, *, seed: Optional[int] = None) -> None:
+        """The first step of ``run``: late initialization, split, fit, extract, network.
+
+        Afterwards ``train_epoch()`` and ``report()`` may be called in turn, and ``finish()``
+        returns the result dict. ``seed`` is used where ``settings.seed`` is None.
+        """
+        self._state = self._prepare(data, seed)
+
+    def _prepare(self, data: Any, seed: Optional[int] = None) -> types.SimpleNamespace:
+        state = types.SimpleNamespace(iteration=0, first_iteration=0, losses=[], run_seed=seed, output={},
+                                      started=time.perf_counter())
+        self._state = state  # the seed helpers read the run's seed from here
         self._seed_everything()
         state.original_ibundle = self._to_ibundle(data)
         continuing = self._continuing()
@@ -211,7 +221,15 @@ class BatchedTrainingTask:
             self.model_handler.instantiate(self, sample, state.device)
             self.history = []
         state.first_iteration = state.iteration = len(self.history)
+        state.prepared = time.perf_counter()
         return state
+
+    def _current_seed(self) -> Optional[int]:
+        """The seed of this run: ``settings.seed`` when set, else the one given to ``run``/``prepare``."""
+        if self.settings.seed is not None:
+            return self.settings.seed
+        state = self.__dict__.get("_state")
+        return None if state is None else state.run_seed
 
     def _continuing(self) -> bool:
         return bool(self.settings.continue_training and self.history is not None
@@ -243,7 +261,7 @@ class BatchedTrainingTask:
 
     def _seed_everything(self) -> None:
         """Weight initialisation follows the task's seed (the samplers have their own generator)."""
-        seed = self.settings.seed
+        seed = self._current_seed()
         if seed is not None:
             import torch
             torch.manual_seed(seed)
@@ -251,7 +269,7 @@ class BatchedTrainingTask:
     def _sample_rng(self):
         """The generator of the training batches: a sampler seeded on purpose wins over the task's seed."""
         sampler_seed = getattr(getattr(self.batcher, "training_sampler", None), "random_state", None)
-        return np.random.default_rng(self.settings.seed if sampler_seed is None else sampler_seed)
+        return np.random.default_rng(self._current_seed() if sampler_seed is None else sampler_seed)
 
     def _check_ready(self) -> None:
         missing = [name for name in ("batcher", "model_handler") if getattr(self, name) is None]
@@ -262,29 +280,71 @@ class BatchedTrainingTask:
             )
 
     # -- the loop ------------------------------------------------------------------------
-    def run(self, data: Any) -> dict:
-        """Train on ``data`` (a DataBundle with an ``index`` frame) and return the result dict."""
+    def run(self, data: Any, *, seed: Optional[int] = None,
+            on_epoch: Optional[Callable[[int, dict], Optional[bool]]] = None) -> dict:
+        """Train on ``data`` (a DataBundle with an ``index`` frame) and return the result dict.
+
+        Args:
+            data: a DataBundle, an IndexedDataBundle or the path of a saved bundle.
+            seed: the seed of this run where ``settings.seed`` is None (settings are not changed).
+            on_epoch: called as ``on_epoch(epoch, row)`` after each report, with the history row
+                just appended and its ``iteration`` as ``epoch`` (0 for the first). Returning True
+                stops training after that epoch; ``result['output']['stopped_early']`` says so.
+
+        Example:
+            >>> result = task.run(bundle, seed=0, on_epoch=lambda epoch, row: row['loss'] < 0.1)
+            >>> pd.DataFrame(result['output']['history']).set_index('iteration')
+        """
         logger.info("Training starts. Info: %s", self.info)
-        started = time.perf_counter()
-        state = self._prepare(data)
-        prepared = time.perf_counter()
-        output = {}
+        self.prepare(data, seed=seed)
+        stopped_early = False
         for _ in range(self.settings.epoch_count):
-            if self.settings.mini_batch_size is None:
-                self._simple_epoch(state, output)
-            else:
-                self._mini_batch_epoch(state, output)
+            rows = self.train_epoch()
+            if self._reports_per_epoch():
+                rows.append(self.report())
+            if on_epoch is not None and any([bool(on_epoch(row["iteration"], row)) for row in rows]):
+                stopped_early = True
+                break
             if self.settings.delay_after_iteration_in_seconds:
                 time.sleep(self.settings.delay_after_iteration_in_seconds)
+        return self.finish(stopped_early=stopped_early)
+
+    def _reports_per_epoch(self) -> bool:
+        return self.settings.mini_batch_size is None or self.settings.mini_reporting_conventional
+
+    def _running_state(self) -> types.SimpleNamespace:
+        state = self.__dict__.get("_state")
+        if state is None:
+            raise ConfigurationError("call task.prepare(data) before train_epoch(), report() or finish()")
+        return state
+
+    def train_epoch(self) -> list:
+        """Train one epoch; returns the history rows reported during it.
+
+        The list is empty unless ``settings.mini_reporting_conventional`` is False with mini-batches,
+        which reports after every mini-epoch; otherwise call ``report()`` after the epoch.
+        """
+        state = self._running_state()
+        logger.info("Epoch %d of %d", state.iteration - state.first_iteration, self.settings.epoch_count)
+        if self.settings.mini_batch_size is None:
+            return self._simple_epoch(state)
+        return self._mini_batch_epoch(state)
+
+    def finish(self, *, stopped_early: bool = False) -> dict:
+        """The result dict of the run so far: ``{'metrics', 'runs', 'output'}``; ends the run."""
+        state = self._running_state()
         if hasattr(self.model_handler, "clear_cache"):
             self.model_handler.clear_cache()
         if self.debug:
             self.data_ = state
+        output = state.output
         # a copy, so that training on does not change a returned result; rows hold only scalars
         output["history"] = [dict(row) for row in self.history]
+        output["stopped_early"] = stopped_early
         # seconds spent preparing (fitting, extracting, building the network) and in the epoch loop
-        output["timings"] = {"prepare": prepared - started, "epochs": time.perf_counter() - prepared}
+        output["timings"] = {"prepare": state.prepared - state.started, "epochs": time.perf_counter() - state.prepared}
         metrics = {k: v for k, v in output.get("metrics", {}).items() if k != "timestamp"}
+        self._state = None
         return {"metrics": metrics, "runs": {}, "output": output}
 
     def _training_batches(self, state):
@@ -303,18 +363,17 @@ class BatchedTrainingTask:
         batch_limit = self.settings.training_batch_limit
         return batch_limit is None or index < batch_limit
 
-    def _simple_epoch(self, state, output: dict) -> None:
-        logger.info("Epoch %d of %d", state.iteration - state.first_iteration, self.settings.epoch_count)
+    def _simple_epoch(self, state) -> list:
         started = time.monotonic()
         for index, batch in enumerate(self._training_batches(state)):
             self._wait_for_quiet_time()
             if not self._batch_allowed(index, started):
                 break
             state.losses.append(self.model_handler.train_step(batch))
-        self._report(state, output)
+        return []
 
-    def _mini_batch_epoch(self, state, output: dict) -> None:
-        started = time.monotonic()
+    def _mini_batch_epoch(self, state) -> list:
+        started, rows = time.monotonic(), []
         for index, batch in enumerate(self._training_batches(state)):
             self._wait_for_quiet_time()
             if not self._batch_allowed(index, started):
@@ -323,9 +382,8 @@ class BatchedTrainingTask:
                 for mini_batch in self.batcher.mini_batches(batch, self.settings.mini_batch_size, state.rng):
                     state.losses.append(self.model_handler.train_step(mini_batch))
                 if not self.settings.mini_reporting_conventional:
-                    self._report(state, output)
-        if self.settings.mini_reporting_conventional:
-            self._report(state, output)
+                    rows.append(self.report())
+        return rows
 
     # -- reports -------------------------------------------------------------------------
     def _evaluation_batches(self, state) -> list:
@@ -352,7 +410,13 @@ class BatchedTrainingTask:
             frames.append(frame)
         return pd.concat(frames) if frames else pd.DataFrame()
 
-    def _report(self, state, output: dict) -> None:
+    def report(self) -> dict:
+        """Evaluate on every evaluation split, append the history row and return it.
+
+        The row holds ``<metric>_<stage>`` values, ``loss`` (mean training loss since the last
+        report), ``iteration`` and ``timestamp``.
+        """
+        state = self._running_state()
         result_df = self._evaluate(state)
         for artificier in self.artificiers:
             artificier.run_before_metrics(result_df)
@@ -364,12 +428,13 @@ class BatchedTrainingTask:
             logger.debug("###%s:%s", name, value)
         metrics["timestamp"] = str(datetime.datetime.now())
         self.history.append(metrics)
-        output.update(
+        state.output.update(
             result_df=result_df, metrics=metrics, info=None, model=self.model_handler, training_task=self,
             train_split=state.split.train, test_splits=state.split.tests, batcher=self.batcher,
         )
         state.iteration += 1
         state.losses = []
+        return metrics
 
     # -- inspection ----------------------------------------------------------------------
     def generate_sample_batch_and_temp_data(self, bundle: Any, batch_index: int = 0, from_split: Optional[str] = None,
@@ -402,4 +467,5 @@ class BatchedTrainingTask:
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state["data_"] = None  # run-time state holds tensors and data; it is not part of the task
+        state.pop("_state", None)
         return state

@@ -1,4 +1,8 @@
-"""Metrics over a result frame, named ``<metric>_<stage>`` (e.g. ``roc_auc_score_test``)."""
+"""Metrics over a result frame, named ``<metric>_<stage>`` (e.g. ``roc_auc_score_test``).
+
+The shipped metrics also measure straight from a report's arrays (``measure_arrays``), so an
+epoch's report builds no DataFrame unless a user's own metric reads one.
+"""
 from __future__ import annotations
 
 import numbers
@@ -18,7 +22,11 @@ def _plain(value: Any) -> Any:
 
 
 class Metric:
-    """One or several values measured on a result frame (columns such as ``true``, ``predicted``)."""
+    """One or several values measured on a result frame (columns such as ``true``, ``predicted``).
+
+    A metric may set ``columns`` (a list of names) to receive a frame with only those columns, and
+    may define ``measure_arrays(stage_result)`` to skip the frame altogether.
+    """
 
     def get_names(self) -> list[str]:
         raise NotImplementedError
@@ -47,6 +55,14 @@ class SklearnMetric(Metric):
                             f"missing {missing!r}, available columns: {list(df.columns)}")
         # numpy arrays, not Series: sklearn validates Series far more slowly, and this runs every epoch
         return [self.method(df["true"].to_numpy(), df["predicted"].to_numpy(), **self.kwargs)]
+
+    def measure_arrays(self, result: Any) -> list:
+        """The same value from a report's arrays (a ``StageResult`` with a one-column label)."""
+        if len(result.label_columns) != 1:
+            raise DataError(f"metric {self.get_names()[0]!r} needs the columns 'true' and 'predicted' in the result frame; "
+                            f"the label frame has {len(result.label_columns)} columns {result.label_columns}, so the "
+                            f"result frame has instead: {result.column_names()}")
+        return [self.method(result.truth.true_column(0), result.predicted[:, 0], **self.kwargs)]
 
     def __repr__(self) -> str:
         return f"SklearnMetric({self.get_names()[0]}, **{self.kwargs!r})"
@@ -79,21 +95,37 @@ class MetricPool:
         """The base names (no stage suffix), in order."""
         return [name for metric in self.metrics for name in metric.get_names()]
 
-    def run(self, result_df: pd.DataFrame) -> dict:
-        """``{<metric>_<stage>: value}`` for each stage (in order of appearance), then each metric."""
-        if "stage" not in result_df.columns:
-            raise DataError(f"MetricPool.run needs a 'stage' column in the result frame; available columns: {list(result_df.columns)}")
-        result = {}
-        for stage, stage_df in _stage_frames(result_df):
+    def run(self, result: Any) -> dict:
+        """``{<metric>_<stage>: value}`` for each stage (in order of appearance), then each metric.
+
+        ``result`` is a result frame with a ``stage`` column, or a report's ``Evaluation``.
+        """
+        if isinstance(result, pd.DataFrame):
+            if "stage" not in result.columns:
+                raise DataError(f"MetricPool.run needs a 'stage' column in the result frame; available columns: {list(result.columns)}")
+            stages = [(stage, stage_df, None) for stage, stage_df in _stage_frames(result)]
+        else:
+            stages = [(stage.stage, None, stage) for stage in result.stages]
+        values = {}
+        for stage, stage_df, arrays in stages:
             for metric in self.metrics:
-                names, values = metric.get_names(), list(metric.measure(stage_df))
-                if len(names) != len(values):
-                    raise ConfigurationError(f"metric {metric!r} names {len(names)} values {names!r} but measured {len(values)}")
-                result.update({f"{name}_{stage}": _plain(value) for name, value in zip(names, values)})
-        return result
+                names, measured = metric.get_names(), list(_measure(metric, stage_df, arrays))
+                if len(names) != len(measured):
+                    raise ConfigurationError(f"metric {metric!r} names {len(names)} values {names!r} but measured {len(measured)}")
+                values.update({f"{name}_{stage}": _plain(value) for name, value in zip(names, measured)})
+        return values
 
     def __repr__(self) -> str:
         return f"MetricPool({self.metrics!r})"
+
+
+def _measure(metric: Metric, stage_df: pd.DataFrame | None, arrays: Any) -> list:
+    """From the arrays where the metric can; else from a frame of the columns it names (or all)."""
+    if stage_df is not None:
+        return metric.measure(stage_df)
+    if hasattr(metric, "measure_arrays"):
+        return metric.measure_arrays(arrays)
+    return metric.measure(arrays.frame(getattr(metric, "columns", None)))
 
 
 def _stage_frames(result_df: pd.DataFrame):
@@ -138,6 +170,8 @@ class MulticlassMetrics(Metric):
     def _matrices(df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         true_columns = [c for c in df.columns if str(c).startswith(TRUE_PREFIX)]
         if not true_columns:
+            if "true" in df.columns:  # a one-column label: 'true'/'predicted' instead of one column per class
+                raise _one_column_error(None)
             raise DataError(f"MulticlassMetrics needs columns named '{TRUE_PREFIX}<class>' (a label frame whose columns "
                             f"start with 'label_', e.g. one-hot of a column 'label'); available columns: {list(df.columns)}")
         predicted = [PREDICTED_PREFIX + str(c)[len(TRUE_PREFIX):] for c in true_columns]
@@ -155,7 +189,25 @@ class MulticlassMetrics(Metric):
         return ranks
 
     def measure(self, df: pd.DataFrame) -> list:
-        true, predicted = self._matrices(df)
+        return self._measure(*self._matrices(df))
+
+    def measure_arrays(self, result: Any) -> list:
+        """The same values from a report's arrays (a ``StageResult``)."""
+        columns = result.label_columns
+        if len(columns) == 1:
+            raise _one_column_error(columns)
+        chosen = [i for i, c in enumerate(columns) if str(c).startswith(TRUE_PREFIX[len("true_"):])]
+        if not chosen:
+            raise DataError(f"MulticlassMetrics needs columns named '{TRUE_PREFIX}<class>' (a label frame whose columns "
+                            f"start with 'label_', e.g. one-hot of a column 'label'); available columns: {result.column_names()}")
+        true = result.truth.true_matrix
+        if len(chosen) < len(columns):
+            true, predicted = true[:, chosen], result.predicted[:, chosen]
+        else:
+            predicted = result.predicted
+        return self._measure(true, predicted.astype(np.float64))
+
+    def _measure(self, true: np.ndarray, predicted: np.ndarray) -> list:
         ranks = self.ranks(predicted)
         true_ranks = ranks[true > 0.5]
         values = []
@@ -169,6 +221,18 @@ class MulticlassMetrics(Metric):
 
     def __repr__(self) -> str:
         return f"MulticlassMetrics(add_accuracy={self.add_accuracy}, add_rating={self.add_rating}, recall_at={self.recall_at})"
+
+
+def _one_column_error(columns: list | None) -> DataError:
+    which = f" {columns}" if columns else " (the result frame has 'true' and 'predicted')"
+    return DataError(
+        f"MulticlassMetrics needs a label frame with one column per class (result columns "
+        f"'{TRUE_PREFIX}<class>'), but it has one column{which}: "
+        f"the label transformer saw a single class when it was fitted. This happens when it is fitted on "
+        f"one batch of rows sorted by class (settings.fit_on='first_batch'): fit it on the whole training "
+        f"split (settings.fit_on='train', the default), or shuffle the rows, or make sure the training split "
+        f"holds every class. For a binary label, use add_sklearn(roc_auc_score) instead"
+    )
 
 
 def _mean(values: np.ndarray) -> float:

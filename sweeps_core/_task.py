@@ -124,6 +124,11 @@ class PredefinedSplitter:
         return train, tests
 
 
+def _as_frame(evaluated: Any) -> pd.DataFrame:
+    """A report's result frame, from an ``Evaluation`` or as it already is."""
+    return evaluated if isinstance(evaluated, pd.DataFrame) else evaluated.frame()
+
+
 def _as_seconds(limit: Any) -> Optional[float]:
     if limit is None:
         return None
@@ -338,6 +343,8 @@ class BatchedTrainingTask:
         if self.debug:
             self.data_ = state
         output = state.output
+        if "evaluated" in vars(state):
+            output["result_df"] = _as_frame(state.evaluated)
         # a copy, so that training on does not change a returned result; rows hold only scalars
         output["history"] = [dict(row) for row in self.history]
         output["stopped_early"] = stopped_early
@@ -396,10 +403,14 @@ class BatchedTrainingTask:
             chosen.extend((stage, batch) for index, batch in enumerate(batches) if limit is None or index < limit)
         return chosen
 
-    def _evaluate(self, state) -> pd.DataFrame:
+    def _evaluate(self, state) -> Any:
+        """A report's ``Evaluation`` (arrays) where the model handler makes one, else a result frame."""
         batches = self._evaluation_batches(state)
-        if hasattr(self.model_handler, "evaluate") and self.settings.evaluation_time_limit is None:
-            return self.model_handler.evaluate(batches)
+        if self.settings.evaluation_time_limit is None:
+            if hasattr(self.model_handler, "evaluate_arrays"):
+                return self.model_handler.evaluate_arrays(batches)
+            if hasattr(self.model_handler, "evaluate"):
+                return self.model_handler.evaluate(batches)
         frames, started = [], time.monotonic()
         limit = _as_seconds(self.settings.evaluation_time_limit)
         for stage, batch in batches:
@@ -417,19 +428,21 @@ class BatchedTrainingTask:
         report), ``iteration`` and ``timestamp``.
         """
         state = self._running_state()
-        result_df = self._evaluate(state)
-        for artificier in self.artificiers:
-            artificier.run_before_metrics(result_df)
-        metrics = self.metric_pool.run(result_df) if len(result_df) else {}
-        metrics = dict(metrics)
+        evaluated = self._evaluate(state)
+        if self.artificiers:  # they read and may change the result frame: make it now
+            evaluated = _as_frame(evaluated)
+            for artificier in self.artificiers:
+                artificier.run_before_metrics(evaluated)
+        metrics = dict(self.metric_pool.run(evaluated) if len(evaluated) else {})
         metrics["loss"] = self.model_handler.mean_loss(state.losses) if state.losses else math.nan
         metrics["iteration"] = state.iteration
         for name, value in metrics.items():
             logger.debug("###%s:%s", name, value)
         metrics["timestamp"] = str(datetime.datetime.now())
         self.history.append(metrics)
+        state.evaluated = evaluated  # the frame is made once, in finish(), not in every report
         state.output.update(
-            result_df=result_df, metrics=metrics, info=None, model=self.model_handler, training_task=self,
+            metrics=metrics, info=None, model=self.model_handler, training_task=self,
             train_split=state.split.train, test_splits=state.split.tests, batcher=self.batcher,
         )
         state.iteration += 1

@@ -10,6 +10,7 @@ import pandas as pd
 from ._batcher import Batcher, PriorityRandomSampler, make_priorities_for_even_representation
 from ._ctor import CtorAdapter
 from ._errors import ConfigurationError, DataError, PicklingError
+from ._evaluation import Evaluation, StageResult, StageTruth
 from ._networks import call_factory, factory_name
 from ._task import BatchedTrainingTask, PredefinedSplitter, TrainingSettings
 
@@ -149,28 +150,34 @@ class TorchModelHandler:
 
     def clear_cache(self) -> None:
         """Forget the evaluation rows kept between reports (the task calls this after a run)."""
-        self.__dict__.pop("_evaluation_frame", None)
+        self.__dict__.pop("_evaluation_truth", None)
 
     def predict(self, batch: Any) -> pd.DataFrame:
         """The index frame rows with ``true``/``predicted`` (or ``true_<col>``/``predicted_<col>``)."""
         return self._with_predictions(self._truth_frame(batch), self.predict_values(batch))
 
     def evaluate(self, stage_batches: list) -> pd.DataFrame:
-        """``predict`` of every (stage, batch) with a ``stage`` column, in one frame.
+        """``predict`` of every (stage, batch) with a ``stage`` column, in one frame."""
+        return self.evaluate_arrays(stage_batches).frame()
 
-        The rows and true labels of the evaluation batches do not change between epochs, so their
-        frame is built once and only the predictions are new in each report.
+    def evaluate_arrays(self, stage_batches: list) -> Evaluation:
+        """The outputs for every (stage, batch), per stage, beside the true labels.
+
+        The rows and true labels of the evaluation batches do not change between epochs, so they
+        are gathered once and only the predictions are new in each report.
         """
         key = [(stage, batch.source_key) for stage, batch in stage_batches]
-        cached = self.__dict__.get("_evaluation_frame")
+        cached = self.__dict__.get("_evaluation_truth")
         if cached is None or not _same_key(cached[0], key):
-            frames = [self._truth_frame(batch).assign(stage=stage) for stage, batch in stage_batches]
-            cached = (key, pd.concat(frames) if frames else pd.DataFrame())
-            self._evaluation_frame = cached
-        if not stage_batches:
-            return cached[1]
-        values = np.concatenate([self.predict_values(batch) for _, batch in stage_batches])
-        return self._with_predictions(cached[1], values)
+            cached = (key, _stage_truths(stage_batches, self.label_frame))
+            self._evaluation_truth = cached
+        stages, start = [], 0
+        for truth, count in cached[1]:
+            batches = stage_batches[start:start + count]
+            start += count
+            values = [self.predict_values(batch) for _, batch in batches]
+            stages.append(StageResult(truth, values[0] if len(values) == 1 else np.concatenate(values)))
+        return Evaluation(stages)
 
     def __getstate__(self) -> dict:
         try:
@@ -183,8 +190,28 @@ class TorchModelHandler:
                 f"btf.Factories.FullyConnected instead of a lambda or a nested function"
             ) from None
         state = dict(self.__dict__)
-        state.pop("_evaluation_frame", None)  # a cache of data rows, rebuilt when needed
+        state.pop("_evaluation_truth", None)  # a cache of data rows, rebuilt when needed
         return state
+
+
+def _stage_truths(stage_batches: list, label_frame: str) -> list:
+    """(StageTruth, number of batches) per stage, in order; a stage's batches are contiguous."""
+    groups: list = []
+    for stage, batch in stage_batches:
+        if groups and groups[-1][0] == stage:
+            groups[-1][1].append(batch)
+        else:
+            groups.append((stage, [batch]))
+    truths = []
+    for stage, batches in groups:
+        index_frame = _concat([batch.index_frame for batch in batches])
+        labels = _concat([batch[label_frame] for batch in batches])
+        truths.append((StageTruth(stage, index_frame, labels), len(batches)))
+    return truths
+
+
+def _concat(frames: list) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames)
 
 
 def _same_key(left: list, right: list) -> bool:

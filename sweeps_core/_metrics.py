@@ -208,6 +208,10 @@ class MulticlassMetrics(Metric):
         return self._measure(true, predicted.astype(np.float64))
 
     def _measure(self, true: np.ndarray, predicted: np.ndarray) -> list:
+        if not (self.add_rating or self.recall_at) and not np.isnan(predicted).any():
+            # accuracy alone needs only the winner: argmax picks the first of tied maxima, as the ranks do
+            winners = np.argmax(predicted, axis=1)
+            return [_mean(true[np.arange(len(true)), winners] > 0.5)] if self.add_accuracy else []
         ranks = self.ranks(predicted)
         true_ranks = ranks[true > 0.5]
         values = []
@@ -236,4 +240,8 @@ def _one_column_error(columns: list | None) -> DataError:
 
 
 def _mean(values: np.ndarray) -> float:
-    return float(np.mean(values)) if values.size else float("nan")
+    if not values.size:
+        return float("nan")
+    if values.dtype == np.bool_:  # the same value as np.mean, without its float conversion
+        return np.count_nonzero(values) / values.size
+    return float(np.mean(values))

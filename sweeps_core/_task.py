@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import itertools
 import logging
 import math
 import time
@@ -394,13 +395,20 @@ class BatchedTrainingTask:
 
     # -- reports -------------------------------------------------------------------------
     def _evaluation_batches(self, state) -> list:
-        """(stage, batch) for every evaluation batch, within the evaluation limits."""
-        chosen = []
+        """(stage, batch) for every evaluation batch, within the evaluation limits.
+
+        Where extraction is rowwise the batches are the same windows in every report: made once.
+        """
+        cached = vars(state).get("evaluation_batches")
+        if cached is not None:
+            return cached
+        chosen, limit = [], self.settings.evaluation_batch_limit
         for stage, data in state.test_data.items():
             batches = self.batcher.batches(data, SequentialSampler(), self.settings.batch_size,
                                            state.device, None, state.test_sources[stage])
-            limit = self.settings.evaluation_batch_limit
-            chosen.extend((stage, batch) for index, batch in enumerate(batches) if limit is None or index < limit)
+            chosen.extend((stage, batch) for batch in itertools.islice(batches, limit))
+        if self.batcher.rowwise:
+            state.evaluation_batches = chosen
         return chosen
 
     def _evaluate(self, state) -> Any:

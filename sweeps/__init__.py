@@ -20,10 +20,11 @@ from ._registry import get_study, list_studies, load_study_file, register
 from ._results import SweepResult
 from ._spec import TaskResult, TaskSpec
 from ._store import Store, load_sweep
-from ._sweep import run_task, sweep
+from ._sweep import run_task, search, sweep
 
 __all__ = [
     "sweep",
+    "search",
     "run_task",
     "load_sweep",
     "register",

@@ -108,6 +108,29 @@ class Autonamer:
             for name, point in zip(names, points)
         ]
 
+    def name(self, params: Mapping[str, Any], /) -> str:
+        """The name of one point, from its params alone: for a trial sampled by a search.
+
+        Every key of ``params`` is in the name, abbreviated as in a grid; floats are spelled at
+        3 significant digits (the params keep full precision). Two points that differ only past
+        the third digit get the same name: the store then suffixes the later one.
+
+        Example:
+            >>> def create_task(learning_rate=0.1, network_size=(10,)): ...
+            >>> Autonamer(create_task).name({'learning_rate': 0.012345, 'network_size': (10, 10)})
+            'LR00123-NS10-10'
+        """
+        if not isinstance(params, Mapping):
+            raise SweepsTypeError(f"params={params!r} must be a dict of create_task's arguments")
+        _raise_if(_key_problems(self.create_task, list(params)))
+        if not params:
+            return _capped(self.prefix or DEFAULT_NAME)
+        abbreviations = _key_abbreviations(tuple(params), self.abbreviations)
+        head = [self.prefix] if self.prefix else []
+        parts = [abbreviations[key] + _readable(_rel_value(_three_digits(value)))
+                 for key, value in params.items()]
+        return _capped("-".join(head + parts))
+
     def build_tasks(self, /, **ranges: Any) -> list:
         """Calls ``create_task(**spec.params)`` for every spec and sets ``task.info['name']``."""
         tasks = []
@@ -366,6 +389,13 @@ def _unique(names: list[str], tokens: list[str]) -> list[str]:
         for i in clashing:
             names[i] = _capped(base[i], "-" + _digest(f"{tokens[i]}#{salt}"))
         salt += 1
+
+
+def _three_digits(value: Any) -> Any:
+    """A float rounded to 3 significant digits, for names; anything else unchanged."""
+    if isinstance(value, float) and math.isfinite(value) and value != 0:
+        return float(f"{value:.3g}")
+    return value
 
 
 def _capped(name: str, suffix: str = "") -> str:

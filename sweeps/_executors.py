@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import abc
 import collections
-import concurrent.futures
 import dataclasses
 import difflib
 import os
 import sys
-import warnings
 from typing import Any, Callable, Iterator, Optional
 
 from ._errors import SweepsTypeError, SweepsValueError
@@ -36,6 +34,7 @@ class WorkerCrash:
 
     item: Any
     message: str
+    pid: Optional[int] = None  # the process that died
 
 
 class Executor(abc.ABC):
@@ -63,6 +62,16 @@ class Executor(abc.ABC):
 
     def close(self) -> None:
         """Release workers. Called once the sweep is over, also after an error or Ctrl-C."""
+
+    def cancel(self) -> None:
+        """Stop what a ``map`` running in another thread is doing, from the calling thread
+        (the driver stopping its participants); the map then ends. Default: ``close()``."""
+        self.close()
+
+    def workers_for(self, n_items: int) -> int:
+        """How many items run at once in a map over ``n_items`` items."""
+        n_jobs = (os.cpu_count() or 1) if self.n_jobs in (None, -1) else self.n_jobs
+        return max(1, min(n_jobs, n_items))
 
     def __enter__(self) -> "Executor":
         return self
@@ -97,17 +106,18 @@ class SequentialExecutor(Executor):
 
 
 class ProcessExecutor(Executor):
-    """Runs items in a pool of worker processes (joblib's loky backend).
+    """Runs items in worker processes of its own, one item at a time per worker.
 
-    Items are sent in batches that joblib sizes automatically, so hundreds of tiny items cost
-    little; results come back in completion order. The pool is joblib's reusable loky
-    executor: workers stay up between sweeps (a second sweep starts warm) and are killed when
-    a sweep is cancelled (an error with ``on_error='raise'``, or Ctrl-C). As in joblib, a
-    single job (``n_jobs=1``, or one item) runs in the calling process.
+    Each worker is an independent process (multiprocessing's ``spawn``): a worker that dies (a
+    segmentation fault, ``os._exit``, the out-of-memory killer) takes only its own item with it,
+    which comes back as a ``WorkerCrash``; the other workers go on, and a new worker takes the
+    dead one's place. Idle workers stay up for the next ``map`` in this process (a second sweep
+    starts warm, with torch already imported), and every worker watches its parent: when the
+    driver dies, even by SIGKILL, its workers exit within a second, so none is left behind.
 
     Args:
-        n_jobs: worker processes; None or -1 means every core (``joblib.cpu_count()``). Never
-            more than the number of items.
+        n_jobs: worker processes; None or -1 means every core (``os.cpu_count()``). Never more
+            than the number of items.
         threads_per_worker: torch (and BLAS/OpenMP) threads inside each worker. The default, 1,
             is what makes processes pay off: with N workers each running N threads on N cores
             the threads fight and a parallel sweep can run slower than a sequential one. None
@@ -126,110 +136,60 @@ class ProcessExecutor(Executor):
                 "keep the libraries' defaults"
             )
         self.threads_per_worker = threads_per_worker
-        self._outputs: Optional[Iterator[Any]] = None  # joblib's generator, while it runs
-        self._mapping: Optional[Iterator[Any]] = None  # the generator map returned
-        self._pool = None  # the loky pool of the crash-isolating path, while it runs
-
-    def workers_for(self, n_items: int) -> int:
-        """The number of worker processes a map over ``n_items`` items uses."""
-        import joblib
-
-        n_jobs = joblib.cpu_count() if self.n_jobs in (None, -1) else self.n_jobs
-        return max(1, min(n_jobs, n_items))
+        self._busy: dict = {}  # worker -> item, while a map runs
+        self._mapping: Optional[Iterator[Any]] = None
+        self._cancelled = False
 
     def map(self, fn: Callable[[Any], Any], items: list) -> Iterator[Any]:
+        self.close()
         if not items:
             return iter(())
-        threads = self.threads_per_worker
-        call = fn if threads is None else _ThreadLimited(fn, threads)
-        self._mapping = self._map(_Indexed(call), list(enumerate(items)))
+        self._mapping = self._map(fn, list(items))
         return self._mapping
 
-    def _map(self, call: "_Indexed", indexed: list) -> Iterator[Any]:
-        """Fast path: joblib's batched pool. If a worker dies, the items not yet back are run
-        again on a fresh pool, where the item that kills its worker is found and yielded as a
-        ``WorkerCrash``, and every other item still runs."""
-        from joblib.externals.loky.process_executor import BrokenProcessPool
+    def _map(self, fn: Callable[[Any], Any], items: list) -> Iterator[Any]:
+        from multiprocessing.connection import wait
 
-        done = set()
-        try:
-            for position, result in self._parallel(call, indexed):
-                done.add(position)
-                yield result
-            return
-        except BrokenProcessPool as crash:
-            message = _crash_message(crash)
-        self._outputs = None
-        rest = [pair for pair in indexed if pair[0] not in done]
-        yield from self._isolate(call, rest, message)
-
-    def _parallel(self, call: "_Indexed", indexed: list) -> Iterator[Any]:
-        import joblib
-
-        # inner_max_num_threads reaches the workers' environment only through parallel_config.
-        with joblib.parallel_config(backend="loky", inner_max_num_threads=self.threads_per_worker):
-            parallel = joblib.Parallel(
-                n_jobs=self.workers_for(len(indexed)),
-                return_as="generator_unordered",
-                batch_size="auto",
-                max_nbytes=None,  # items are small; skip joblib's scan for arrays to memory-map
-            )
-            # joblib aborts the pool (killing the workers) when this generator is closed early
-            # or when an exception, KeyboardInterrupt included, reaches it while waiting.
-            self._outputs = parallel(joblib.delayed(call)(pair) for pair in indexed)
-        return self._outputs
-
-    def _isolate(self, call: "_Indexed", indexed: list, message: str) -> Iterator[Any]:
-        """Run items one per future; when a worker dies, every item then in flight is a
-        suspect and runs again alone, so the one that kills its worker is known for sure."""
-        from joblib.externals.loky import get_reusable_executor
-        from joblib.externals.loky.process_executor import BrokenProcessPool
-
-        width = self.workers_for(len(indexed))
-        normal, alone = collections.deque(indexed), collections.deque()
-        in_flight: dict = {}
-        while normal or alone or in_flight:
-            queue, limit = (alone, 1) if alone else (normal, width)
-            pool = get_reusable_executor(max_workers=width)  # a new pool once one broke
-            self._pool = pool
-            while queue and len(in_flight) < limit:
-                pair = queue.popleft()
-                in_flight[pool.submit(call, pair)] = pair
-            finished, _ = concurrent.futures.wait(in_flight, return_when=concurrent.futures.FIRST_COMPLETED)
-            broken = []
-            for future in finished:
-                pair = in_flight.pop(future)
-                try:
-                    yield future.result()[1]
-                except BrokenProcessPool as crash:
-                    broken.append(pair)
-                    message = _crash_message(crash)
-            if broken:
-                # the pool is gone: everything still in flight fails with it
-                concurrent.futures.wait(in_flight)
-                broken += list(in_flight.values())
-                in_flight.clear()
-                if len(broken) == 1:
-                    yield WorkerCrash(broken[0][1], message)
-                else:
-                    alone.extend(sorted(broken, key=_first))
+        pending = collections.deque(items)
+        width = self.workers_for(len(items))
+        self._cancelled = False
+        while pending or self._busy:
+            while pending and len(self._busy) < width and not self._cancelled:
+                worker = _POOL.take(self.threads_per_worker)
+                item = pending.popleft()
+                worker.send(fn, item)
+                self._busy[worker] = item
+            if not self._busy:
+                return  # cancelled
+            ready = wait([w.conn for w in self._busy] + [w.process.sentinel for w in self._busy])
+            for worker in [w for w in self._busy if w.conn in ready or w.process.sentinel in ready]:
+                item = self._busy.pop(worker)
+                status, value = worker.receive()
+                if status == "crash":
+                    yield WorkerCrash(item, value, worker.process.pid)
+                    continue
+                _POOL.give_back(worker)
+                if status == "error":
+                    raise value
+                yield value
 
     def close(self) -> None:
-        # Closing a generator that is already exhausted does nothing; closing one that is not
-        # cancels the pending items and kills the workers. joblib then warns that finished
-        # results went unused: here that is the point.
+        # Closing the generator early (Ctrl-C, on_error='raise') stops the workers that are
+        # still busy: their items are cancelled. Idle workers stay for the next map.
         mapping, self._mapping = self._mapping, None
         if mapping is not None:
             mapping.close()
-        if self._outputs is not None:
-            with warnings.catch_warnings():
-                warnings.filterwarnings(
-                    "ignore", "[0-9]+ tasks (have been|which were)", UserWarning)
-                self._outputs.close()
-            self._outputs = None
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, kill_workers=True)
+        busy, self._busy = self._busy, {}
+        for worker in busy:
+            worker.kill()
+
+    def cancel(self) -> None:
+        # from the driver's thread while map runs in another: kill the busy workers; their
+        # items come back as crashes and the map ends
+        self._cancelled = True
+        for worker in list(self._busy):
+            if worker.process.is_alive():
+                worker.process.kill()
 
     def __repr__(self) -> str:
         return (
@@ -238,42 +198,138 @@ class ProcessExecutor(Executor):
         )
 
 
-def _first(pair: tuple) -> Any:
-    return pair[0]
+def _crash_message(exitcode: Optional[int]) -> str:
+    how = f"killed by signal {-exitcode}" if exitcode and exitcode < 0 else f"exit code {exitcode}"
+    return (f"the worker process running this task died ({how}). A segmentation fault, "
+            "os._exit() or running out of memory does this; the other tasks were not affected")
 
 
-def _crash_message(crash: BaseException) -> str:
-    return (f"the worker process running this task died ({type(crash).__name__}: "
-            f"{' '.join(str(crash).split())[:400]}). A segmentation fault, os._exit() or running "
-            "out of memory does this; the other tasks were not affected")
+class _Worker:
+    """One worker process and the pipe to it (the driver's side)."""
+
+    def __init__(self, threads: Optional[int]):
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.conn, child = context.Pipe()
+        self.threads = threads
+        self.process = context.Process(target=_serve, args=(child, os.getpid(), threads),
+                                       name="sweeps-worker", daemon=True)
+        self.process.start()
+        child.close()
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def send(self, fn: Callable[[Any], Any], item: Any) -> None:
+        import pickle
+
+        try:
+            self.conn.send_bytes(pickle.dumps((fn, item), protocol=pickle.HIGHEST_PROTOCOL))
+        except (BrokenPipeError, ConnectionResetError, EOFError):
+            pass  # the worker is dead: receive() reports it
+
+    def receive(self) -> tuple:
+        """("ok", value), ("error", exception) or ("crash", message)."""
+        import pickle
+
+        try:
+            status, value = pickle.loads(self.conn.recv_bytes())
+        except (EOFError, OSError):
+            self.process.join(5)
+            self.conn.close()
+            return "crash", _crash_message(self.process.exitcode)
+        return status, value
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(5)
+        self.conn.close()
 
 
-class _Indexed:
-    """``(position, item) -> (position, fn(item))``: tells which items came back."""
+class _Pool:
+    """Idle workers kept for the next map in this process, killed when the process exits."""
 
-    def __init__(self, fn: Callable[[Any], Any]):
-        self.fn = fn
+    def __init__(self) -> None:
+        self.idle: list[_Worker] = []
+        self.registered = False
 
-    def __call__(self, pair: tuple) -> tuple:
-        return pair[0], self.fn(pair[1])
+    def take(self, threads: Optional[int]) -> _Worker:
+        while self.idle:
+            worker = self.idle.pop()
+            if worker.threads == threads and worker.alive():
+                return worker
+            worker.kill()
+        if not self.registered:
+            import atexit
 
-    def __repr__(self) -> str:
-        return f"_Indexed({self.fn!r})"
+            atexit.register(self.shutdown)
+            self.registered = True
+        return _Worker(threads)
+
+    def give_back(self, worker: _Worker) -> None:
+        self.idle.append(worker)
+
+    def shutdown(self) -> None:
+        idle, self.idle = self.idle, []
+        for worker in idle:
+            worker.kill()
+
+
+_POOL = _Pool()
+
+
+def _serve(conn: Any, parent: int, threads: Optional[int]) -> None:
+    """A worker's life: run (fn, item) messages until the pipe closes or the parent dies."""
+    import pickle
+    import threading
+
+    if threads is not None:
+        # before torch (or numpy's BLAS) is imported by the first item
+        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+            os.environ[name] = str(threads)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    while True:
+        try:
+            fn, item = pickle.loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            return
+        try:
+            if threads is not None:
+                torch = sys.modules.get("torch")
+                if torch is not None and torch.get_num_threads() != threads:
+                    torch.set_num_threads(threads)
+            message = ("ok", fn(item))
+        except BaseException as error:  # noqa: BLE001 - sent back to be raised in the driver
+            message = ("error", error)
+        try:
+            payload = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as error:  # a result or exception that does not pickle
+            payload = pickle.dumps(("error", SweepsTypeError(
+                f"the result of {fn!r} on {item!r:.100} cannot be sent back: {error}")))
+        conn.send_bytes(payload)
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit this worker when the driver that started it is gone (SIGKILL included)."""
+    import time
+
+    while True:
+        if os.getppid() != parent:
+            os._exit(1)
+        time.sleep(0.2)
 
 
 class _ThreadLimited:
-    """Calls ``fn`` after capping torch's intra-op threads in the worker process.
+    """Calls ``fn`` with torch's intra-op threads capped, restoring them afterwards.
 
-    joblib's ``inner_max_num_threads`` sets OMP_NUM_THREADS and friends before a worker starts,
-    which covers torch when the worker imports it later; torch imported while unpickling the
-    item (before this runs) needs ``torch.set_num_threads`` too. With one job joblib runs the
-    items in the calling process: there the setting is restored after each call.
+    For in-process executors that want the same thread limit as the workers.
     """
 
     def __init__(self, fn: Callable[[Any], Any], threads: int):
         self.fn = fn
         self.threads = threads
-        self.driver_pid = os.getpid()
 
     def __call__(self, item: Any) -> Any:
         torch = sys.modules.get("torch")
@@ -284,8 +340,7 @@ class _ThreadLimited:
         try:
             return self.fn(item)
         finally:
-            if os.getpid() == self.driver_pid:
-                torch.set_num_threads(before)
+            torch.set_num_threads(before)
 
     def __repr__(self) -> str:
         return f"_ThreadLimited({self.fn!r}, threads={self.threads})"

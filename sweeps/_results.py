@@ -15,75 +15,27 @@ import math
 from typing import TYPE_CHECKING, Any, Optional
 
 from ._errors import SweepsValueError, UnknownMetricError
-from ._spec import COMPLETE, FAILED, TaskResult
+from ._objective import (  # noqa: F401 - the metric rules, re-exported for old imports
+    MODES,
+    NON_METRIC_KEYS,
+    SPLITS,
+    check_mode,
+    choose_metric,
+    default_direction,
+    default_mode,
+    final_value,
+    metric_keys,
+    split_key,
+    to_direction,
+)
+from ._spec import COMPLETE, FAILED, PRUNED, TaskResult
 
 if TYPE_CHECKING:  # pandas is a dependency, but the store reads results without needing it
     import pandas as pd
 
-# Keys of a history row that are not metrics.
-NON_METRIC_KEYS = ("iteration", "timestamp", "iteration_absolute")
-# Suffixes that name a split, longest first so that '_validation' wins over '_val'.
-SPLITS = ("validation", "display", "train", "valid", "test", "val")
 # The tidy frame's own columns; a param of the same name becomes 'param_<name>'.
 _RESERVED = ("rank", "name", "iteration", "split", "metric", "value", "epoch", "seconds", "error")
-MODES = ("max", "min")
 AT = ("last", "best")
-
-
-def split_key(key: str) -> tuple[str, str]:
-    """``'accuracy_test'`` -> ``('accuracy', 'test')``; ``'loss'`` -> ``('loss', 'train')``.
-
-    ``loss`` alone is the training loss of the walkthrough's history rows; a key without a known
-    split suffix gets the split ``''``.
-    """
-    if key == "loss":
-        return "loss", "train"
-    for split in SPLITS:
-        suffix = "_" + split
-        if key.endswith(suffix) and len(key) > len(suffix):
-            return key[: -len(suffix)], split
-    return key, ""
-
-
-def metric_keys(result: TaskResult) -> list[str]:
-    """The metric keys of one result, in the order its history and final metrics give them."""
-    seen: dict[str, None] = {}
-    for row in result.history:
-        for key in row:
-            seen.setdefault(key, None)
-    for key in result.metrics:
-        seen.setdefault(key, None)
-    return [key for key in seen if key not in NON_METRIC_KEYS]
-
-
-def choose_metric(result: TaskResult) -> str:
-    """The primary metric of a sweep, picked from its first complete result.
-
-    The first key ending in ``_test``, else the first metric other than the training loss, else
-    ``'loss'``.
-    """
-    keys = metric_keys(result)
-    for key in keys:
-        if key.endswith("_test"):
-            return key
-    for key in keys:
-        if key != "loss":
-            return key
-    return "loss"
-
-
-def default_direction(metric: str) -> str:
-    """``'minimize'`` for losses and errors, ``'maximize'`` for everything else."""
-    lowered = metric.lower()
-    return "minimize" if ("loss" in lowered or "error" in lowered) else "maximize"
-
-
-def final_value(result: TaskResult, metric: str) -> Optional[float]:
-    """The metric at the last epoch that reported it, else from ``result.metrics``; else None."""
-    for row in reversed(result.history):
-        if metric in row and row[metric] is not None:
-            return row[metric]
-    return result.metrics.get(metric)
 
 
 def _as_float(value: Any) -> float:

@@ -24,6 +24,8 @@ class TaskSpec:
 
 COMPLETE = "complete"
 FAILED = "failed"
+PRUNED = "pruned"  # stopped early by a pruner; the history holds the epochs it ran
+STATUSES = (COMPLETE, FAILED, PRUNED)
 
 
 @dataclasses.dataclass
@@ -33,7 +35,7 @@ class TaskResult:
     name: str
     params: dict
     seed: Optional[int]
-    status: str  # COMPLETE or FAILED
+    status: str  # COMPLETE, FAILED or PRUNED
     history: list = dataclasses.field(default_factory=list)  # one dict per epoch
     metrics: dict = dataclasses.field(default_factory=dict)  # the last epoch's metrics
     error: Optional[str] = None  # the traceback text when FAILED

@@ -1,31 +1,26 @@
-"""The store: an Optuna storage that is the single record of every task of every sweep.
+"""The store: an Optuna storage that is the single queue and record of every task of every sweep.
 
-One Optuna study per sweep (the study name is the sweep name), one finished trial per recorded
-``TaskResult``. A trial holds:
+One Optuna study per sweep (the study name is the sweep name), one trial per task. A trial holds:
 
-- ``value``: the primary metric at the last epoch. Optuna refuses NaN as the value of a COMPLETE
-  trial, so a task that completed with a NaN (or missing) metric gets the worst value for the
-  direction (``-inf`` when maximizing, ``+inf`` when minimizing): it ranks last in the dashboard,
-  and its history keeps the true NaN.
-- ``intermediate_values``: the primary metric per ``iteration`` (what the dashboard plots).
-- ``params``: each param with an Optuna distribution: ints and floats as one-point
-  ``IntDistribution``/``FloatDistribution``, everything else as a ``CategoricalDistribution``
-  over the sweep's choices (``meta['grid']``) with non-scalar values shown by their ``repr``.
-  A value that cannot fit the distribution the study already holds for that param is left out of
-  the Optuna params (Optuna refuses to change a param's distribution inside a study).
+- ``value``: the primary metric at the last epoch (a NaN or missing metric is recorded as the
+  direction's worst value, since Optuna refuses NaN; the history keeps the true NaN).
+- ``intermediate_values``: the primary metric per epoch (what the dashboard plots, and what a
+  pruner reads while the task runs).
+- ``params``: each param with an Optuna distribution (see ``_distributions``).
 - ``user_attrs``: name, params, seed, status, seconds, device, error, metrics, history, extra.
-  params, metrics, history and extra use a tagged JSON (``{"__tuple__": [...]}``,
-  ``{"__float__": "nan"}``, ...) so that ``records()`` returns exactly what was recorded; a value
-  JSON cannot hold (a class, a function) comes back as its ``repr`` string.
+  params, metrics, history and extra use a tagged JSON (``_codec``) so that ``records()`` returns
+  exactly what was recorded.
+- ``system_attrs``: the queue's bookkeeping (``_trials``): the params' key, the lease, attempts.
 
-The study's user attrs hold ``metric``, ``direction`` and ``meta``. Everything is standard Optuna,
-so ``optuna-dashboard <store.url>`` opens it.
+The study's user attrs hold ``metric``, ``mode`` (and Optuna's word for it, ``direction``) and
+``meta``. Everything is standard Optuna, so ``optuna-dashboard <file>`` opens it.
 
-The default store is a journal file, ``./runs/sweeps.log``: recording a result is one appended
-line, several times cheaper than a SQLite transaction (``benchmarks/store_overhead.py``).
+The default store is a journal file, ``./runs/sweeps.log``. Opening a journal first repairs a
+torn or damaged line (``_journal``), so one bad write never hides the other sweeps in the file.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import difflib
 import logging
@@ -33,187 +28,35 @@ import math
 import numbers
 import operator
 import os
-import pathlib
-import re
-from typing import Any, Optional, Union
+import time
+import zlib
+from typing import Any, Iterator, Optional, Union
 
+from ._codec import decode, encode
+from ._distributions import ParamKinds
 from ._errors import SweepsTypeError, SweepsValueError, UnknownSweepError
-from ._results import SweepResult, choose_metric, default_direction, final_value
-from ._spec import COMPLETE, FAILED, TaskResult
+from ._journal import file_lock, repair
+from ._objective import check_mode, choose_metric, default_mode, final_value, to_direction
+from ._results import SweepResult
+from ._spec import COMPLETE, FAILED, PRUNED, TaskResult
+from ._trials import KEY, index, params_key
+from ._urls import DEFAULT_FILE, DEFAULT_FOLDER, redacted, resolve_url  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_FOLDER = "runs"
-DEFAULT_FILE = "sweeps.log"
-JOURNAL_SUFFIXES = (".log", ".jsonl", ".journal")
-SQLITE_SUFFIXES = (".db", ".sqlite", ".sqlite3")
-RDB_DIALECTS = ("sqlite", "postgresql", "mysql", "mariadb", "oracle", "mssql")
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9]*)(\+[A-Za-z0-9_]+)?://")
-_ACCEPTED = (
-    "None (the default journal file ./runs/sweeps.log); a journal file path ending in "
-    f"{'/'.join(JOURNAL_SUFFIXES)} or 'journal:///path/to/file.log'; a SQLite file path ending "
-    f"in {'/'.join(SQLITE_SUFFIXES)} or 'sqlite:///path/to/file.db'; or a database URL such as "
-    "'postgresql://user:password@host/db' or 'mysql+pymysql://user:password@host/db'"
-)
 _USER_ATTRS = ("name", "params", "seed", "status", "seconds", "device", "error", "metrics",
                "history", "extra")
+_STATUS_OF_STATE = {"COMPLETE": COMPLETE, "FAIL": FAILED, "PRUNED": PRUNED}
 
 
-# --------------------------------------------------------------------------------- tagged JSON
-_TAGS = ("__tuple__", "__float__", "__dict__", "__repr__")
-
-
-def encode(value: Any) -> Any:
-    """A JSON-able form of ``value`` that ``decode`` turns back into it (tuples, NaN, ...)."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return {"__float__": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
-    if isinstance(value, numbers.Integral):
-        return int(value)  # numpy integers too
-    if isinstance(value, numbers.Real):
-        return encode(float(value))  # numpy floats that are not float subclasses
-    if isinstance(value, tuple):
-        return {"__tuple__": [encode(v) for v in value]}
-    if isinstance(value, list):
-        return [encode(v) for v in value]
-    if isinstance(value, dict):
-        plain = all(isinstance(k, str) for k in value) and not (
-            len(value) == 1 and next(iter(value)) in _TAGS
-        )
-        if plain:
-            return {k: encode(v) for k, v in value.items()}
-        return {"__dict__": [[encode(k), encode(v)] for k, v in value.items()]}
-    return {"__repr__": repr(value)}
-
-
-def decode(value: Any) -> Any:
-    """The inverse of ``encode``; a ``repr``-encoded value comes back as its repr string."""
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if len(value) == 1:
-        (tag, inner), = value.items()
-        if tag == "__tuple__":
-            return tuple(decode(v) for v in inner)
-        if tag == "__float__":
-            return float(inner)
-        if tag == "__dict__":
-            return {_hashable(decode(k)): decode(v) for k, v in inner}
-        if tag == "__repr__":
-            return inner
-    return {k: decode(v) for k, v in value.items()}
-
-
-def _hashable(key: Any) -> Any:
-    return tuple(key) if isinstance(key, list) else key
-
-
-# --------------------------------------------------------------------------------- URLs
-def resolve_url(url: Any) -> tuple[str, str, Optional[pathlib.Path]]:
-    """``url`` -> (kind, resolved url, file path); kind is 'journal' or 'rdb'.
-
-    Relative paths are resolved against the current directory now, so a later ``chdir`` does not
-    move the store. Nothing is opened.
-    """
-    if url is None:
-        path = pathlib.Path.cwd() / DEFAULT_FOLDER / DEFAULT_FILE
-        return "journal", str(path), path
-    if isinstance(url, os.PathLike):
-        url = os.fspath(url)
-    if not isinstance(url, str) or not url.strip():
-        raise _bad_url(url)
-    match = _SCHEME.match(url)
-    if match:
-        dialect = match.group(1).lower()
-        rest = url[match.end():]
-        if dialect == "journal" and rest:
-            path = pathlib.Path(rest).expanduser().absolute()
-            return "journal", str(path), path
-        if dialect == "sqlite" and url.lower().startswith("sqlite:///"):
-            rest = url[len("sqlite:///"):]
-            if rest in ("", ":memory:"):
-                return "rdb", "sqlite:///:memory:", None
-            path = pathlib.Path(rest).expanduser().absolute()
-            return "rdb", f"{url[:len('sqlite:///')]}{path}", path
-        if dialect in RDB_DIALECTS and dialect != "sqlite" and rest:
-            return "rdb", url, None
-        hint = ""
-        if dialect == "postgres":
-            hint = " Did you mean 'postgresql://...'?"
-        elif dialect == "sqlite":
-            hint = (" A SQLite URL has three slashes: 'sqlite:///relative.db' or "
-                    "'sqlite:////abs.db'.")
-        raise _bad_url(url, hint)
-    suffix = pathlib.PurePath(url).suffix.lower()
-    # 'sqlit:/x.db' is a mistyped URL, not a file; 'C:\\x.db' (one letter) is a Windows path.
-    mistyped_scheme = re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:", url) is not None
-    if not mistyped_scheme and suffix in JOURNAL_SUFFIXES + SQLITE_SUFFIXES:
-        path = pathlib.Path(url).expanduser().absolute()
-        if suffix in JOURNAL_SUFFIXES:
-            return "journal", str(path), path
-        return "rdb", f"sqlite:///{path}", path
-    close = difflib.get_close_matches(url.split(":")[0].lower(), RDB_DIALECTS + ("journal",), n=1)
-    hint = f" Did you mean '{close[0]}://...'?" if close and ":" in url else ""
-    raise _bad_url(url, hint)
-
-
-def _bad_url(url: Any, hint: str = "") -> SweepsValueError:
-    return SweepsValueError(f"store={url!r} is not a store location.{hint} Expected {_ACCEPTED}.")
-
-
-# --------------------------------------------------------------------------------- params
-def _optuna_value(value: Any) -> Any:
-    """A value Optuna can hold as a param: None/bool/int/float/str, else the value's repr."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    return repr(value)
-
-
-def _grid_choices(meta: Optional[dict]) -> dict[str, tuple]:
-    """param -> its choices in ``meta['grid']`` (a dict of lists, or a list of such dicts)."""
-    grid = (meta or {}).get("grid")
-    grids = grid if isinstance(grid, (list, tuple)) else [grid]
-    choices: dict[str, dict] = {}
-    for sub in grids:
-        if not isinstance(sub, dict):
-            continue
-        for key, values in sub.items():
-            values = values if isinstance(values, (list, tuple)) else [values]
-            bucket = choices.setdefault(key, {})
-            for v in values:
-                v = _optuna_value(v)
-                bucket.setdefault((type(v), v), v)
-    return {key: tuple(bucket.values()) for key, bucket in choices.items()}
-
-
-class _SweepState:
-    """What the store remembers about one sweep between records (one writer: the driver)."""
-
-    def __init__(self, metric: Optional[str], direction: Optional[str], meta: Optional[dict]):
-        self.metric = metric
-        self.direction = direction
-        self.meta = meta
-        self.study_id: Optional[int] = None
-        self.study_direction: Optional[str] = None
-        self.metric_stored = False  # whether the study's user attrs hold metric and direction
-        # param -> the distribution the study holds for it; None: not read from the study yet
-        self.kinds: Optional[dict[str, Any]] = {}
-        self.choices = _grid_choices(meta)
-
-
-# --------------------------------------------------------------------------------- the store
 class Store:
-    """Where sweeps keep their results: any Optuna storage.
+    """Where sweeps keep their queue and results: any Optuna storage.
 
     Args:
-        url: None for ``./runs/sweeps.log`` (a journal file, created on the first record); a
-            path ending in .log/.jsonl/.journal (journal file) or .db/.sqlite (SQLite); or an
-            Optuna storage URL: ``sqlite:///x.db``, ``journal:///path.log``,
-            ``postgresql://...``, ``mysql://...``.
+        url: None for ``./runs/sweeps.log`` (a journal file, created on first use); a path
+            ending in .log/.jsonl/.journal (journal file) or .db/.sqlite (SQLite); or an Optuna
+            storage URL: ``sqlite:///x.db``, ``journal:///path.log``, ``postgresql://...``,
+            ``mysql://...``.
 
     Example:
         >>> store = Store("sqlite:///runs/sweeps.db")               # doctest: +SKIP
@@ -224,16 +67,15 @@ class Store:
 
     def __init__(self, url: Union[str, os.PathLike, None] = None):
         self.kind, self.url, self._path = resolve_url(url)
-        self.folder: Optional[pathlib.Path] = self._path.parent if self._path else None
+        self.folder = self._path.parent if self._path else None
         self._storage: Any = None
-        self._sweeps: dict[str, _SweepState] = {}
 
     def __repr__(self) -> str:
-        return f"Store({self.url!r})"
+        return f"Store({redacted(self.url)!r})"
 
     def __getstate__(self) -> dict:
         # An open storage holds a connection or a file handle; reopen it on the other side.
-        return {**self.__dict__, "_storage": None, "_sweeps": {}}
+        return {**self.__dict__, "_storage": None}
 
     # ----------------------------------------------------------------------------- opening
     def _exists(self) -> bool:
@@ -246,13 +88,13 @@ class Store:
             self._open()
         except ImportError as error:
             raise SweepsValueError(
-                f"store {_redacted(self.url)!r} needs a database driver that is not installed "
+                f"store {redacted(self.url)!r} needs a database driver that is not installed "
                 f"({error}); for PostgreSQL: pip install 'psycopg[binary]' (the [postgres] extra)"
             ) from None
         except Exception as error:  # sqlalchemy's OperationalError, OSError for a file, ...
-            first = (str(error).strip().splitlines() or [""])[0]
+            first = redacted((str(error).strip().splitlines() or [""])[0])
             raise SweepsValueError(
-                f"store {_redacted(self.url)!r} cannot be opened ({type(error).__name__}: {first}); "
+                f"store {redacted(self.url)!r} cannot be opened ({type(error).__name__}: {first}); "
                 "check that the database server is running and that the URL's host, port, user and "
                 "database are right (or that the file's folder is writable)"
             ) from None
@@ -263,26 +105,62 @@ class Store:
         return self._open()
 
     def _open(self) -> Any:
-        """The Optuna storage, opened (and its file created) on first use."""
+        """The Optuna storage, opened (and its file created, or a damaged journal repaired) on
+        first use."""
         if self._storage is None:
             import optuna
 
-            if self._path is not None:
-                self._path.parent.mkdir(parents=True, exist_ok=True)
             if self.kind == "journal":
-                backend = optuna.storages.journal.JournalFileBackend(str(self._path))
-                self._storage = optuna.storages.JournalStorage(backend)
+                with file_lock(self._lock_path()):
+                    repair(self._path)
+                    backend = optuna.storages.journal.JournalFileBackend(str(self._path))
+                    self._storage = optuna.storages.JournalStorage(backend)
+            elif self._path is not None:
+                # Several processes creating the tables of a new SQLite file at once collide
+                # ('table alembic_version already exists'): one at a time.
+                with file_lock(self._lock_path()):
+                    self._storage = optuna.storages.RDBStorage(self.url)
             else:
-                self._storage = optuna.storages.RDBStorage(self.url)
+                self._storage = _open_database(self.url)
         return self._storage
 
-    def _study_id(self, sweep: str) -> Optional[int]:
+    def _lock_path(self) -> Any:
+        return self._path.with_name(self._path.name + ".sweeps-lock")
+
+    @contextlib.contextmanager
+    def lock(self, sweep: str) -> Iterator[None]:
+        """Held while a participant changes the queue in several steps (creating the study,
+        enqueuing a grid, putting back lost trials): a file lock beside a file store, an
+        advisory lock on a database server."""
+        if self._path is not None:
+            with file_lock(self._lock_path()):
+                yield
+            return
+        storage = self._open()
+        dialect = self.url.split(":", 1)[0].split("+", 1)[0].lower()
+        if dialect not in ("postgresql", "mysql", "mariadb") or not hasattr(storage, "engine"):
+            yield  # no lock on this server: Optuna's compare-and-set still claims each trial once
+            return
+        import sqlalchemy
+
+        key = zlib.crc32(sweep.encode())
+        with storage.engine.connect() as connection:
+            if dialect == "postgresql":
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                release = "SELECT pg_advisory_unlock(:k)"
+            else:
+                connection.execute(sqlalchemy.text("SELECT GET_LOCK(:k, -1)"), {"k": str(key)})
+                release = "SELECT RELEASE_LOCK(:k)"
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text(release),
+                                   {"k": key if dialect == "postgresql" else str(key)})
+
+    def study_id(self, sweep: str) -> Optional[int]:
         """The study id of ``sweep``, or None when the store does not hold it (creates nothing)."""
         if not self._exists():
             return None
-        state = self._sweeps.get(sweep)
-        if state is not None and state.study_id is not None:
-            return state.study_id
         try:
             return self._open().get_study_id_from_name(sweep)
         except KeyError:
@@ -297,23 +175,36 @@ class Store:
 
     def meta(self, sweep: str) -> dict:
         """The ``meta`` given to ``begin`` (the grid, the study name ...); {} if none."""
-        study_id = self._study_id(sweep)
+        study_id = self.study_id(sweep)
         if study_id is None:
             return {}
         return decode(self._open().get_study_user_attrs(study_id).get("meta")) or {}
 
-    def records(self, sweep: str) -> list[TaskResult]:
-        """The latest record of each task; a complete record beats a later failed one.
+    def objective(self, sweep: str) -> tuple[Optional[str], Optional[str]]:
+        """(metric, mode) the store holds for ``sweep``; (None, None) when not fixed yet."""
+        study_id = self.study_id(sweep)
+        if study_id is None:
+            return None, None
+        return _objective(self._open(), study_id)
 
-        Ordered by ``result.extra['index']`` (the driver's task order), then by name; [] for a
-        sweep the store does not hold.
+    def entries(self, sweep: str) -> list:
+        """The queue's view of every trial of ``sweep`` (state, key, name, lease), no histories."""
+        study_id = self.study_id(sweep)
+        return [] if study_id is None else index(self._open(), study_id)
+
+    def records(self, sweep: str) -> list[TaskResult]:
+        """The latest record of each finished task; a complete record beats a later failed one.
+
+        Ordered by ``result.extra['index']`` (the grid's task order), then by name; [] for a
+        sweep the store does not hold. Waiting and running trials are not records yet.
         """
-        study_id = self._study_id(sweep)
+        study_id = self.study_id(sweep)
         if study_id is None:
             return []
         import optuna
 
-        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)
+        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL,
+                  optuna.trial.TrialState.PRUNED)
         trials = self._open().get_all_trials(study_id, deepcopy=False, states=states)
         latest: dict[str, TaskResult] = {}
         for trial in sorted(trials, key=operator.attrgetter("number")):
@@ -324,30 +215,27 @@ class Store:
         return sorted(latest.values(), key=_record_order)
 
     def completed(self, sweep: str) -> dict[str, dict]:
-        """name -> params of every task that completed; the driver skips these on a re-run."""
+        """name -> params of every task that completed."""
         return {r.name: r.params for r in self.records(sweep) if r.ok}
 
     def load(self, sweep: str) -> SweepResult:
         """The ``SweepResult`` of ``sweep``, rebuilt from the store alone."""
-        study_id = self._study_id(sweep)
+        study_id = self.study_id(sweep)
         if study_id is None:
-            raise self._unknown(sweep)
-        attrs = self._open().get_study_user_attrs(study_id)
-        return SweepResult(
-            sweep,
-            self.records(sweep),
-            metric=attrs.get("metric"),
-            # A study that sweeps did not create has no direction attr: Optuna's own is right.
-            direction=attrs.get("direction") or _optuna_direction(self._open(), study_id),
-            store=self,
-        )
+            raise self.unknown(sweep)
+        metric, mode = _objective(self._open(), study_id)
+        if mode is None:  # a study that sweeps did not create: Optuna's own direction is right
+            mode = check_mode(_optuna_direction(self._open(), study_id))
+        return SweepResult(sweep, self.records(sweep), metric=metric, direction=to_direction(mode),
+                           store=self)
 
-    def _unknown(self, sweep: str) -> UnknownSweepError:
+    def unknown(self, sweep: str) -> UnknownSweepError:
+        """The error for a sweep this store does not hold, naming the ones it does."""
         available = self.list_sweeps()
         close = difflib.get_close_matches(sweep, available, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         return UnknownSweepError(
-            f"sweep {sweep!r} is not in the store {self.url!r}.{hint} "
+            f"sweep {sweep!r} is not in the store {redacted(self.url)!r}.{hint} "
             f"Available sweeps: {available!r}."
         )
 
@@ -357,192 +245,141 @@ class Store:
         sweep: str,
         *,
         metric: Optional[str] = None,
-        direction: Optional[str] = None,
+        mode: Optional[str] = None,
         meta: Optional[dict] = None,
-    ) -> None:
-        """Remember the sweep's metric, direction and meta; the study comes at the first record.
+        direction: Optional[str] = None,
+    ) -> int:
+        """Create the sweep's study if needed (race-free) and fix its metric and mode.
 
-        ``metric=None`` keeps the metric the store already holds for the sweep, else picks it
-        from the first complete result (see ``choose_metric``); ``direction=None`` follows the
-        metric's name ('minimize' for losses and errors). ``meta['grid']``, when given, fixes the
-        choices of each categorical param in the Optuna study.
+        Any number of participants may begin the same sweep at once. ``metric=None`` keeps the
+        metric the store holds, or leaves it to the first complete result (``fix_metric``);
+        ``mode=None`` follows the metric's name ('min' for losses and errors). ``direction``
+        ('maximize'/'minimize') is the older spelling of ``mode``. Returns the study id.
 
         Raises:
-            SweepsValueError: a bad direction, or a metric or direction that differs from the one
-                the store already holds for this sweep (its trial values would not compare).
+            SweepsValueError: a bad mode, or a metric or mode that differs from the one the
+                store already holds for this sweep (its trial values would not compare).
         """
         if not isinstance(sweep, str) or not sweep:
             raise SweepsValueError(f"sweep={sweep!r} is not valid: expected a non-empty str.")
-        if direction not in (None, "maximize", "minimize"):
-            raise SweepsValueError(
-                f"direction={direction!r} is not valid: expected one of "
-                "['maximize', 'minimize'] or None (guessed from the metric's name)."
-            )
-        state = _SweepState(metric, direction, meta)
-        study_id = self._study_id(sweep)
-        if study_id is not None:
-            self._adopt_study(sweep, state, study_id)
-            if meta is not None:
-                self._open().set_study_user_attr(study_id, "meta", encode(meta))
-        if state.metric is not None and state.direction is None:
-            state.direction = default_direction(state.metric)
-        self._sweeps[sweep] = state
-
-    def _adopt_study(self, sweep: str, state: _SweepState, study_id: int) -> None:
-        """Take over an existing study: its metric and direction."""
+        mode = check_mode(mode if mode is not None else direction,
+                          "mode" if mode is not None else "direction")
+        if metric is not None and mode is None:
+            mode = default_mode(metric)
         storage = self._open()
-        attrs = storage.get_study_user_attrs(study_id)
-        stored_metric, stored_direction = attrs.get("metric"), attrs.get("direction")
-        if stored_metric is not None:
-            clash = (state.metric is not None and state.metric != stored_metric) or (
-                state.direction is not None and state.direction != stored_direction
-            )
-            if clash:
-                raise SweepsValueError(
-                    f"sweep {sweep!r} was recorded with metric={stored_metric!r}, "
-                    f"direction={stored_direction!r}, not metric={state.metric!r}, "
-                    f"direction={state.direction!r}: pass metric=None and direction=None to go "
-                    "on with the stored ones, or use a new sweep name."
-                )
-            state.metric, state.direction = stored_metric, stored_direction
-            state.metric_stored = True
-        state.study_id = study_id
-        state.study_direction = _optuna_direction(storage, study_id)
-        state.kinds = None  # read from the study's trials at the first record, if one comes
+        with self.lock(sweep):
+            study_id = self.study_id(sweep)
+            if study_id is None:
+                study_id = _create_study(storage, sweep, to_direction(mode or "max"))
+            stored_metric, stored_mode = _objective(storage, study_id)
+            if stored_metric is not None:
+                clash = (metric is not None and metric != stored_metric) or (
+                    mode is not None and mode != stored_mode)
+                if clash:
+                    raise SweepsValueError(
+                        f"sweep {sweep!r} was recorded with metric={stored_metric!r}, "
+                        f"mode={stored_mode!r}, not metric={metric!r}, mode={mode!r}: pass "
+                        "metric=None and mode=None to go on with the stored ones, or use a new "
+                        "sweep name.")
+            elif metric is not None:
+                _write_objective(storage, study_id, metric, mode)
+            if meta is not None:
+                storage.set_study_user_attr(study_id, "meta", encode(meta))
+        return study_id
+
+    def fix_metric(self, sweep: str, result: TaskResult) -> tuple[str, str]:
+        """The sweep's (metric, mode); the first complete result fixes them when nobody did."""
+        storage = self._open()
+        study_id = self.study_id(sweep)
+        metric, mode = _objective(storage, study_id)
+        if metric is not None:
+            return metric, mode
+        with self.lock(sweep):
+            metric, mode = _objective(storage, study_id)
+            if metric is None:
+                metric = choose_metric(result)
+                mode = default_mode(metric)
+                _write_objective(storage, study_id, metric, mode)
+                if to_direction(mode) != _optuna_direction(storage, study_id):
+                    logger.warning(
+                        "sweep %r ranks by %r (mode=%r), picked from its first result; Optuna's "
+                        "study was created maximizing, so the dashboard's 'best trial' is the "
+                        "worst. Pass metric= and mode= to sweep() to fix both from the start.",
+                        sweep, metric, mode)
+        return metric, mode
+
+    def templates(self, sweep: str, items: list) -> list:
+        """WAITING trial templates for (name, params, position) items, with Optuna params that
+        fit the distributions the study holds."""
+        from ._trials import waiting_template
+
+        storage = self._open()
+        study_id = self.study_id(sweep)
+        kinds = ParamKinds(self.meta(sweep), storage.get_all_trials(study_id, deepcopy=False))
+        out = []
+        for name, params, position in items:
+            optuna_params, distributions = kinds.fit(params)
+            out.append(waiting_template(name, params, params_key(params), optuna_params,
+                                        distributions, position))
+        return out
 
     def record(self, sweep: str, result: TaskResult) -> None:
-        """Write one result as one finished trial (COMPLETE or FAIL): one storage write.
-
-        The driver calls this as each result arrives, so a killed sweep loses no result.
-        """
-        if not isinstance(result, TaskResult):
-            raise SweepsTypeError(
-                f"result={result!r} is not a TaskResult; the store records TaskResult objects."
-            )
-        state = self._sweeps.get(sweep)
-        if state is None:
-            self.begin(sweep)
-            state = self._sweeps[sweep]
-        storage = self._open()
-        self._ensure_study(sweep, state, result)
-        if state.kinds is None:
-            # Optuna refuses to change a param's distribution inside a study: use the ones the
-            # study already holds (a re-run).
-            state.kinds = {}
-            for trial in storage.get_all_trials(state.study_id, deepcopy=False):
-                for key, dist in trial.distributions.items():
-                    state.kinds.setdefault(key, dist)
-        trial = self._trial(state, result)
-        storage.create_new_trial(state.study_id, template_trial=trial)
-
-    def _ensure_study(self, sweep: str, state: _SweepState, result: TaskResult) -> None:
-        """Create the study if needed, and fix the metric at the first complete result."""
-        storage = self._open()
-        if state.metric is None and result.status == COMPLETE:
-            state.metric = choose_metric(result)
-            state.direction = state.direction or default_direction(state.metric)
-        if state.study_id is None:
-            # with no metric yet (the first record failed) the direction may change below
-            direction = state.direction or "minimize"
-            state.study_id = _create_study(storage, sweep, direction)
-            state.study_direction = direction
-            if state.meta is not None:
-                storage.set_study_user_attr(state.study_id, "meta", encode(state.meta))
-        if state.metric is not None and not state.metric_stored:
-            if state.direction != state.study_direction:
-                # Optuna cannot change a study's direction. Until now no metric was known, so
-                # the study holds failed trials only: move them to a new study.
-                self._recreate_study(sweep, state)
-            storage.set_study_user_attr(state.study_id, "metric", state.metric)
-            storage.set_study_user_attr(state.study_id, "direction", state.direction)
-            # what Study.set_metric_names stores: the dashboard then names the objective
-            storage.set_study_system_attr(state.study_id, "study:metric_names", [state.metric])
-            state.metric_stored = True
-
-    def _recreate_study(self, sweep: str, state: _SweepState) -> None:
-        storage = self._open()
-        trials = storage.get_all_trials(state.study_id)
-        attrs = storage.get_study_user_attrs(state.study_id)
-        storage.delete_study(state.study_id)
-        state.study_id = _create_study(storage, sweep, state.direction)
-        state.study_direction = state.direction
-        for key, value in attrs.items():
-            storage.set_study_user_attr(state.study_id, key, value)
-        for trial in trials:
-            storage.create_new_trial(state.study_id, template_trial=trial)
-
-    def _trial(self, state: _SweepState, result: TaskResult) -> Any:
+        """Write one finished result as one finished trial, outside the queue (for importing
+        results from elsewhere; sweeps themselves go through the queue)."""
         import optuna
 
-        params, distributions = self._params(state, result.params)
+        if not isinstance(result, TaskResult):
+            raise SweepsTypeError(
+                f"result={result!r} is not a TaskResult; the store records TaskResult objects.")
+        study_id = self.study_id(sweep)
+        if study_id is None:
+            study_id = self.begin(sweep)
+        metric, mode = (self.fix_metric(sweep, result) if result.ok else self.objective(sweep))
+        storage = self._open()
+        kinds = ParamKinds(self.meta(sweep), storage.get_all_trials(study_id, deepcopy=False))
+        params, distributions = kinds.fit(result.params)
         now = datetime.datetime.now()
-        ok = result.status == COMPLETE
-        intermediate = _intermediate_values(result, state.metric) if state.metric else {}
-        return optuna.trial.FrozenTrial(
-            number=-1,
-            trial_id=-1,
-            state=optuna.trial.TrialState.COMPLETE if ok else optuna.trial.TrialState.FAIL,
-            value=_trial_value(result, state) if ok else None,
+        state = {COMPLETE: "COMPLETE", PRUNED: "PRUNED"}.get(result.status, "FAIL")
+        trial = optuna.trial.FrozenTrial(
+            number=-1, trial_id=-1, state=optuna.trial.TrialState[state],
+            value=trial_value(result, metric, mode) if state == "COMPLETE" else None,
             datetime_start=now - datetime.timedelta(seconds=max(float(result.seconds or 0), 0)),
-            datetime_complete=now,
-            params=params,
-            distributions=distributions,
-            user_attrs=_user_attrs(result),
-            system_attrs={},
-            intermediate_values=intermediate,
+            datetime_complete=now, params=params, distributions=distributions,
+            user_attrs=user_attrs(result), system_attrs={KEY: params_key(result.params)},
+            intermediate_values=intermediate_values(result, metric) if metric else {},
         )
-
-    def _params(self, state: _SweepState, raw: dict) -> tuple[dict, dict]:
-        """The Optuna params and distributions of one task, consistent across the study."""
-        from optuna.distributions import (
-            CategoricalDistribution,
-            FloatDistribution,
-            IntDistribution,
-        )
-
-        params, distributions = {}, {}
-        for key, value in raw.items():
-            value = _optuna_value(value)
-            known = state.kinds.get(key)
-            if known is None:
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    choices = state.choices.get(key, ())
-                    if not any(type(c) is type(value) and c == value for c in choices):
-                        choices = (*choices, value)
-                    known = CategoricalDistribution(choices)
-                elif isinstance(value, int) and all(
-                    isinstance(c, int) and not isinstance(c, bool)
-                    for c in state.choices.get(key, (value,))
-                ):
-                    known = IntDistribution(value, value)
-                else:
-                    known = FloatDistribution(float(value), float(value))
-                state.kinds[key] = known
-            dist = _fit(known, value)
-            if dist is None:
-                logger.debug("param %r=%r left out of the Optuna params: %r", key, value, known)
-                continue
-            params[key] = float(value) if isinstance(dist, FloatDistribution) else value
-            distributions[key] = dist
-        return params, distributions
+        storage.create_new_trial(study_id, template_trial=trial)
 
 
-def _fit(known: Any, value: Any) -> Any:
-    """A distribution for ``value`` that Optuna accepts next to ``known``; None if none."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+def _open_database(url: str, attempts: int = 5) -> Any:
+    """An RDBStorage; several processes creating the tables of a new database at once may
+    collide, and the loser simply opens what the winner made."""
+    import optuna
 
-    if isinstance(known, CategoricalDistribution):
-        hit = any(type(c) is type(value) and c == value for c in known.choices)
-        return known if hit else None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if isinstance(known, IntDistribution):
-        if isinstance(value, int) and not known.log:
-            return IntDistribution(value, value)
-        return None
-    if isinstance(known, FloatDistribution) and math.isfinite(value) and not known.log:
-        return FloatDistribution(float(value), float(value))
-    return None
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url)
+        except Exception as error:  # sqlalchemy's IntegrityError / ProgrammingError on a race
+            text = str(error).lower()
+            racing = "already exists" in text or "duplicate" in text or "unique" in text
+            if not racing or attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _objective(storage: Any, study_id: int) -> tuple[Optional[str], Optional[str]]:
+    attrs = storage.get_study_user_attrs(study_id)
+    mode = attrs.get("mode") or check_mode(attrs.get("direction"))
+    return attrs.get("metric"), mode
+
+
+def _write_objective(storage: Any, study_id: int, metric: str, mode: str) -> None:
+    storage.set_study_user_attr(study_id, "metric", metric)
+    storage.set_study_user_attr(study_id, "mode", mode)
+    storage.set_study_user_attr(study_id, "direction", to_direction(mode))
+    # what Study.set_metric_names stores: the dashboard then names the objective
+    storage.set_study_system_attr(study_id, "study:metric_names", [metric])
 
 
 def _optuna_direction(storage: Any, study_id: int) -> Optional[str]:
@@ -550,12 +387,8 @@ def _optuna_direction(storage: Any, study_id: int) -> Optional[str]:
     return direction if direction in ("maximize", "minimize") else None
 
 
-def _redacted(url: str) -> str:
-    """The URL without its password, for messages."""
-    return re.sub(r"(://[^:/@]+:)[^/]*@", r"\1***@", url)
-
-
 def _create_study(storage: Any, sweep: str, direction: str) -> int:
+    """Create the study; if another participant just did, use theirs."""
     import optuna
     from optuna.study import StudyDirection
 
@@ -564,34 +397,41 @@ def _create_study(storage: Any, sweep: str, direction: str) -> int:
     optuna.logging.set_verbosity(min(max(verbosity, optuna.logging.WARNING), optuna.logging.CRITICAL))
     try:
         return storage.create_new_study([StudyDirection[direction.upper()]], study_name=sweep)
+    except optuna.exceptions.DuplicatedStudyError:
+        return storage.get_study_id_from_name(sweep)
     finally:
         optuna.logging.set_verbosity(verbosity)
 
 
-def _trial_value(result: TaskResult, state: _SweepState) -> float:
-    """The metric at the last epoch; the direction's worst value when it is NaN or missing."""
-    value = final_value(result, state.metric)
+def trial_value(result: TaskResult, metric: Optional[str], mode: Optional[str]) -> float:
+    """The metric at the last epoch; the mode's worst value when it is NaN or missing."""
+    value = final_value(result, metric) if metric else None
     try:
         value = float(value)
     except (TypeError, ValueError):
         value = math.nan
     if math.isnan(value):
-        return -math.inf if state.direction == "maximize" else math.inf
+        return -math.inf if mode != "min" else math.inf
     return value
 
 
-def _intermediate_values(result: TaskResult, metric: str) -> dict[int, float]:
+def intermediate_values(result: TaskResult, metric: str) -> dict[int, float]:
+    """The metric per epoch (``iteration``), finite values only."""
     values = {}
     for position, row in enumerate(result.history):
         if metric in row:
             try:
-                values[int(row.get("iteration", position))] = float(row[metric])
-            except (TypeError, ValueError):
+                value = float(row[metric])
+                step = int(row.get("iteration", position))
+            except (TypeError, ValueError, OverflowError):
                 continue
+            if math.isfinite(value):
+                values[step] = value
     return values
 
 
-def _user_attrs(result: TaskResult) -> dict:
+def user_attrs(result: TaskResult) -> dict:
+    """The trial's user attrs for a result (tagged JSON where values need it)."""
     return {
         "name": result.name,
         "params": encode(result.params),
@@ -609,11 +449,10 @@ def _user_attrs(result: TaskResult) -> dict:
 def _to_result(trial: Any) -> TaskResult:
     """A ``TaskResult`` from a trial; a trial not written by the store gets what Optuna holds."""
     attrs = trial.user_attrs
-    status = attrs.get("status") or (COMPLETE if trial.state.name == "COMPLETE" else FAILED)
-    if "params" in attrs:
-        params = decode(attrs["params"])
-    else:
-        params = dict(trial.params)
+    status = attrs.get("status") or _STATUS_OF_STATE.get(trial.state.name, FAILED)
+    if trial.state.name == "PRUNED":
+        status = PRUNED
+    params = decode(attrs["params"]) if "params" in attrs else dict(trial.params)
     return TaskResult(
         name=attrs.get("name") or f"trial_{trial.number}",
         params=params,
@@ -629,9 +468,9 @@ def _to_result(trial: Any) -> TaskResult:
 
 
 def _record_order(result: TaskResult) -> tuple:
-    index = result.extra.get("index")
-    if isinstance(index, numbers.Real) and not isinstance(index, bool):
-        return (0, index, result.name)
+    index_ = result.extra.get("index")
+    if isinstance(index_, numbers.Real) and not isinstance(index_, bool):
+        return (0, index_, result.name)
     return (1, 0, result.name)
 
 
@@ -641,7 +480,7 @@ def load_sweep(name: str, store: Union[Store, str, os.PathLike, None] = None) ->
     Example:
         >>> result = load_sweep("iris")                             # doctest: +SKIP
         >>> result.best.name                                        # doctest: +SKIP
-        'lr=0.1,size=10'
+        'NS10-LR01-AAdam'
     """
     if not isinstance(store, Store):
         store = Store(store)

@@ -1,38 +1,51 @@
-"""``sweep``: validate -> expand -> name -> skip done -> dispatch -> record.
+"""``sweep`` and ``search``: validate -> begin -> enqueue or sample -> work the queue.
 
-The driver process is the only writer of the store: workers return ``TaskResult`` objects and
-the driver records each one as it arrives, so killing the driver never loses a recorded result
-and a second ``sweep`` call with the same name runs only what is not complete yet.
+Both share one path. The driver checks every argument before anything runs, begins the sweep in
+the store (race-free), enqueues the grid points the store does not hold yet (a search samples
+its trials as it goes), and then works the queue with its executor's participants until nothing
+is waiting or running. Results are written by whoever ran the task, straight into the store, so
+killing any participant never loses a recorded result, and any number of drivers and
+``sweeps worker`` processes can share one sweep: each task runs once.
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
-import functools
-import hashlib
 import logging
 import os
 import pickle
-import random
 import sys
-import tempfile
+import threading
 import time
-import traceback
 import uuid
 from typing import Any, Callable, Optional
 
 from ._autonamer import _ADDRESS, Autonamer, _capped, _digest
+from ._codec import decode, encode
 from ._errors import SweepsError, SweepsTypeError, SweepsValueError, TaskFailedError
 from ._executors import EXECUTORS, Executor, WorkerCrash, make_executor
+from ._objective import check_mode
 from ._registry import get_study
 from ._results import SweepResult
-from ._spec import COMPLETE, FAILED, TaskResult, TaskSpec
+from ._spec import FAILED, TaskResult, TaskSpec
 from ._store import Store
+from ._trials import fail_lost, params_key, release_stale
+from ._work import (  # noqa: F401 - derive_seed and seed_everything are public here too
+    InMemoryData,
+    Job,
+    Participate,
+    PickledData,
+    SearchPlan,
+    derive_seed,
+    participate,
+    run_spec,
+    seed_everything,
+)
 
 logger = logging.getLogger(__name__)
 
 ON_ERROR = ("record", "raise")
-DIRECTIONS = (None, "maximize", "minimize")
+_FINISHED = ("COMPLETE", "FAIL", "PRUNED")
 
 
 class _Unset:
@@ -42,147 +55,27 @@ class _Unset:
 
 UNSET: Any = _Unset()
 
-# Per-process cache of the sweep data, keyed by a token that is new for every sweep call: a
-# worker loads the data of a sweep once and reuses it for every task it runs. Holding only the
-# latest sweep's data keeps a reused worker from piling up old data sets.
-_DATA_CACHE: dict[str, Any] = {}
-
-
-# ----------------------------------------------------------------------------- seeds
-
-
-def derive_seed(sweep_seed: Optional[int], name: str) -> Optional[int]:
-    """The seed of task ``name``: the same in every process and Python run; fits 32 bits."""
-    if sweep_seed is None:
-        return None
-    digest = hashlib.sha256(f"{sweep_seed}/{name}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
-
-
-def seed_everything(seed: int) -> None:
-    """Seed ``random``, numpy and, if this process has imported it, torch."""
-    import numpy
-
-    random.seed(seed)
-    numpy.random.seed(seed)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.manual_seed(seed)
-
-
-# ----------------------------------------------------------------------------- data shipping
-
-
-class InMemoryData:
-    """Data handed over as is: the sequential executor runs in the driver's process."""
-
-    def __init__(self, data: Any):
-        self.data = data
-
-    def load(self) -> Any:
-        return self.data
-
-    def __repr__(self) -> str:
-        return f"InMemoryData({type(self.data).__name__})"
-
-
-class FileData:
-    """Data pickled once by the driver into a temporary file; each worker reads it once."""
-
-    def __init__(self, path: str, token: str):
-        self.path = path
-        self.token = token
-
-    def load(self) -> Any:
-        if self.token not in _DATA_CACHE:
-            with open(self.path, "rb") as file:
-                data = pickle.load(file)
-            _DATA_CACHE.clear()
-            _DATA_CACHE[self.token] = data
-        return _DATA_CACHE[self.token]
-
-    def __repr__(self) -> str:
-        return f"FileData({self.path!r})"
-
-
-# ----------------------------------------------------------------------------- the worker side
-
-
-def run_spec(
-    create_task: Callable[..., Any], data_ref: Any, spec: TaskSpec, seed: Optional[int]
-) -> TaskResult:
-    """Build the task of ``spec`` and run it on the data; never raises (but KeyboardInterrupt).
-
-    Any exception becomes a FAILED ``TaskResult`` carrying the traceback text, so one failing
-    combination never loses the others.
-    """
-    start = time.perf_counter()
-    device = None
-    try:
-        data = data_ref.load()
-        start = time.perf_counter()  # the task's time, without the worker's one-off data load
-        if seed is not None:
-            seed_everything(seed)
-        task = create_task(**spec.params)
-        settings = getattr(task, "settings", None)
-        if seed is not None and getattr(settings, "seed", 0) is None:
-            settings.seed = seed
-        device = getattr(settings, "device", None)
-        history, metrics = _read_result(task.run(data))
-        device = getattr(getattr(task, "model_handler", None), "device", None) or device  # 'auto' resolved
-    except (Exception, SystemExit):  # sys.exit() in a task fails that task, not the sweep
-        return TaskResult(
-            spec.name, spec.params, seed, FAILED,
-            error=traceback.format_exc(), seconds=time.perf_counter() - start,
-            device=None if device is None else str(device),
-        )
-    return TaskResult(
-        spec.name, spec.params, seed, COMPLETE, history=history, metrics=metrics,
-        seconds=time.perf_counter() - start, device=None if device is None else str(device),
-    )
-
-
-def _read_result(result: Any) -> tuple[list, dict]:
-    try:
-        return list(result["output"]["history"]), dict(result["metrics"])
-    except (KeyError, TypeError) as error:
-        raise SweepsTypeError(
-            f"task.run(data) returned {result!r:.200}; expected a dict like {{'metrics': {{...}}, "
-            "'runs': {}, 'output': {'history': [{...one dict per epoch...}]}}"
-        ) from error
-
-
-class TaskRunner:
-    """What the executor maps over the specs: ``run_spec`` with the task's derived seed."""
-
-    def __init__(self, create_task: Callable[..., Any], data_ref: Any, sweep_seed: Optional[int]):
-        self.create_task = create_task
-        self.data_ref = data_ref
-        self.sweep_seed = sweep_seed
-
-    def __call__(self, spec: TaskSpec) -> TaskResult:
-        seed = derive_seed(self.sweep_seed, spec.name)
-        return run_spec(self.create_task, self.data_ref, spec, seed)
-
-    def __repr__(self) -> str:
-        return (f"TaskRunner({_describe(self.create_task)}, {self.data_ref!r}, "
-                f"sweep_seed={self.sweep_seed!r})")
-
-
-# ----------------------------------------------------------------------------- the driver side
-
 
 @dataclasses.dataclass
 class _Plan:
-    """Everything ``sweep`` checked before starting: nothing below runs on bad input."""
+    """Everything the driver checked before starting: nothing below runs on bad input."""
 
     name: str
     create_task: Callable[..., Any]
-    grid: dict
-    specs: list
     data: Any
     executor: Executor
-    store: Any
+    store: Store
+    seed: Optional[int]
+    on_error: str
+    progress: bool
+    metric: Optional[str]
+    mode: Optional[str]
+    meta: dict
+    specs: Optional[list] = None  # a grid's points
+    search: Optional[SearchPlan] = None
+
+
+# ----------------------------------------------------------------------------- entry points
 
 
 def sweep(
@@ -198,16 +91,18 @@ def sweep(
     on_error: str = "record",
     progress: bool = True,
     metric: Optional[str] = None,
+    mode: Optional[str] = None,
     direction: Optional[str] = None,
     prefix: Optional[str] = None,
     abbreviations: Optional[dict] = None,
 ) -> SweepResult:
     """Run every combination of ``grid`` and return all the results of sweep ``name``.
 
-    Each task is built in its worker as ``create_task(**params)`` and run as
-    ``task.run(data)``; its result is recorded in the store as soon as it arrives. Tasks already
-    complete in the store under the same sweep name are not run again (failed ones are), so
-    calling ``sweep`` again after a crash or Ctrl-C resumes the sweep.
+    Each grid point the store does not hold yet is enqueued; the driver's participants (and any
+    other driver or ``sweeps worker`` on the same sweep) claim the points one at a time, build
+    each task as ``create_task(**params)``, run it as ``task.run(data)`` and record the result
+    in the store as soon as it is known. Complete tasks are never run again (failed ones are),
+    so calling ``sweep`` again after a crash or Ctrl-C resumes the sweep.
 
     Args:
         task: a ``create_task`` function, or the name of a registered study (or a study file's
@@ -219,7 +114,7 @@ def sweep(
             names a study.
         name: the sweep's name in the store; defaults to the study name or
             ``create_task.__name__``.
-        store: a ``Store`` or a store URL; None is the default file under ``./runs/``.
+        store: a ``Store`` or a store URL; None is ``./runs/sweeps.log``.
         executor: ``'processes'`` (default), ``'sequential'``, another name in ``EXECUTORS``, or
             an ``Executor`` object.
         n_jobs: worker processes; None or -1 means every core, never more than the tasks.
@@ -228,7 +123,8 @@ def sweep(
         on_error: ``'record'`` keeps going past a failing task (recorded with its traceback);
             ``'raise'`` stops the sweep and raises ``TaskFailedError``.
         progress: show a progress bar on stderr.
-        metric, direction: the metric to rank by and ``'maximize'``/``'minimize'``.
+        metric, mode: the metric to rank by, and ``'max'`` or ``'min'`` (default: from the
+            metric's name; ``direction='maximize'/'minimize'`` is the older spelling).
         prefix, abbreviations: passed to ``Autonamer`` to name the tasks.
 
     Example:
@@ -236,19 +132,105 @@ def sweep(
         ...                name='iris-lr', n_jobs=2)                          # doctest: +SKIP
         >>> result.leaderboard('accuracy_test')                                # doctest: +SKIP
     """
-    plan = _plan(task, grid, data, name, store, executor, n_jobs, seed, on_error, direction,
-                 prefix, abbreviations)
-    pending = _pending(plan)
-    data_ref, cleanup = _ship(plan.data, plan.executor) if pending else (None, _nothing)
-    try:
-        plan.store.begin(plan.name, metric=metric, direction=direction,
-                         meta={"create_task": _describe(plan.create_task), "seed": seed,
-                               "grid": plan.grid})
-        if pending:
-            _run(plan, pending, TaskRunner(plan.create_task, data_ref, seed), on_error, progress)
-    finally:
-        cleanup()
-    return _result(plan)
+    problems: list = []
+    create_task, grid, data, default_name, problems = _resolve(task, grid, data)
+    plan = _common(problems, create_task, data, name or default_name, store, executor, n_jobs,
+                   seed, on_error, progress, metric, mode, direction)
+    namer = _attempt(problems, Autonamer, create_task, prefix=prefix, abbreviations=abbreviations)
+    specs = None if namer is None else _attempt(problems, namer.specs, **grid)
+    if problems:
+        _raise(problems)
+    plan.specs = specs
+    plan.meta = {"kind": "grid", "create_task": _describe(create_task), "data": _loader(data),
+                 "seed": seed, "grid": grid, "prefix": prefix, "abbreviations": abbreviations}
+    return _execute(plan)
+
+
+def search(
+    create_task: Any,
+    space: dict,
+    *,
+    data: Any = UNSET,
+    n_trials: int,
+    metric: str,
+    name: Optional[str] = None,
+    store: Any = None,
+    sampler: Any = "tpe",
+    pruner: Any = None,
+    mode: str = "max",
+    executor: Any = "processes",
+    n_jobs: Optional[int] = None,
+    seed: Optional[int] = 0,
+    on_error: str = "record",
+    progress: bool = True,
+    prefix: Optional[str] = None,
+    abbreviations: Optional[dict] = None,
+) -> SweepResult:
+    """Search ``space`` with an Optuna sampler (and pruner) over the same ``create_task``.
+
+    Each trial is named from its params when it is sampled (``Autonamer.name``) and runs like a
+    sweep's task: in worker processes (or ``sweeps worker`` processes on other machines), with
+    its result and per-epoch values recorded in the store. A search run again under the same
+    name continues until the store holds ``n_trials`` trials in total.
+
+    Args:
+        create_task: a ``create_task`` function, or the name of a registered study.
+        space: argument name -> an Optuna distribution, ``(low, high)``, ``(low, high, 'log')``
+            or a list of choices (any values, tuples included). Other arguments keep
+            ``create_task``'s defaults.
+        data: as in ``sweep``.
+        n_trials: how many trials the search holds when it is done, over every run.
+        metric: the history key to optimize, e.g. ``'accuracy_test'``; ``mode``: ``'max'`` or
+            ``'min'``.
+        sampler: ``'tpe'``, ``'random'``, ``'cmaes'``, ``'grid'`` or an Optuna sampler.
+        pruner: None, ``'median'``, ``'hyperband'``, ``'successive_halving'`` or an Optuna
+            pruner; it stops trials early from their per-epoch values (tasks whose ``run``
+            takes ``on_epoch=``, as ``sweeps_core`` tasks do).
+        executor, n_jobs, seed, on_error, progress, prefix, abbreviations: as in ``sweep``.
+
+    Example:
+        >>> result = search(create_task, dict(learning_rate=(1e-3, 1.0, 'log'),
+        ...                                   algorithm=['Adam', 'SGD']),
+        ...                 data=load_bundle, n_trials=30, metric='accuracy_test',
+        ...                 pruner='median')                                      # doctest: +SKIP
+    """
+    from ._space import Space, check_pruner, check_sampler
+
+    create_task, _, data, default_name, problems = _resolve(create_task, None, data)
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        problems.append(SweepsValueError(
+            f"n_trials={n_trials!r} must be a positive int: how many trials the search holds "
+            "when it is done"))
+    if not isinstance(metric, str) or not metric:
+        problems.append(SweepsValueError(
+            f"metric={metric!r} must name the history key to optimize, e.g. 'accuracy_test'"))
+    space_obj = _attempt(problems, Space, space)
+    _attempt(problems, check_sampler, sampler)
+    _attempt(problems, check_pruner, pruner)
+    if space_obj is not None and sampler == "grid":
+        _attempt(problems, space_obj.grid)
+    plan = _common(problems, create_task, data, name or default_name, store, executor, n_jobs,
+                   seed, on_error, progress, metric, mode, None)
+    namer = _attempt(problems, Autonamer, create_task, prefix=prefix, abbreviations=abbreviations)
+    if namer is not None and space_obj is not None:
+        _attempt(problems, namer.name, {key: None for key in space_obj.distributions})
+    if problems:
+        _raise(problems)
+    if not plan.executor.in_process:
+        problems.extend(_unpicklable("sampler", sampler) if not isinstance(sampler, str) else [])
+        problems.extend(_unpicklable("pruner", pruner) if pruner is not None
+                        and not isinstance(pruner, str) else [])
+        if problems:
+            _raise(problems)
+    plan.search = SearchPlan(space_obj, n_trials, sampler, pruner, namer)
+    plan.meta = {"kind": "search", "create_task": _describe(create_task), "data": _loader(data),
+                 "seed": seed, "space": space_obj.to_json(), "n_trials": n_trials,
+                 "sampler": sampler if isinstance(sampler, str) else None,
+                 "pruner": pruner if isinstance(pruner, str) or pruner is None else None,
+                 "prefix": prefix, "abbreviations": abbreviations}
+    if pruner is not None and _task_cannot_report(create_task):
+        plan.search.pruner = None
+    return _execute(plan)
 
 
 def run_task(
@@ -282,8 +264,74 @@ def run_task(
             f"name={name!r} is not a task of this grid{hint} Its {len(specs)} tasks are named "
             f"like {list(by_name)[:3]}; pass the grid (and prefix=) the sweep ran with"
         )
-    data_ref = InMemoryData(data() if callable(data) else data)
-    return run_spec(create_task, data_ref, by_name[name], derive_seed(sweep_seed, name))
+    spec = by_name[name]
+    return run_spec(create_task, data() if callable(data) else data, name, spec.params,
+                    derive_seed(sweep_seed, name))
+
+
+# ----------------------------------------------------------------------------- checking
+
+
+def _common(problems: list, create_task: Any, data: Any, name: Any, store: Any, executor: Any,
+            n_jobs: Any, seed: Any, on_error: Any, progress: bool, metric: Any, mode: Any,
+            direction: Any) -> _Plan:
+    """Check what sweep and search share; problems are gathered, not raised."""
+    if not isinstance(name, str) or not name:
+        problems.append(SweepsValueError(
+            f"name={name!r} must be a non-empty str naming the sweep in the store"))
+    if on_error not in ON_ERROR:
+        problems.append(SweepsValueError(
+            f"on_error={on_error!r} must be one of {list(ON_ERROR)}: 'record' keeps going past "
+            "a failing task, 'raise' stops the sweep"))
+    if mode is not None and direction is not None:
+        problems.append(SweepsValueError(
+            f"mode={mode!r} and direction={direction!r} both given: pass mode= alone"))
+    mode = _attempt(problems, check_mode, mode if mode is not None else direction,
+                    "mode" if mode is not None or direction is None else "direction")
+    if metric is not None and (not isinstance(metric, str) or not metric):
+        problems.append(SweepsValueError(f"metric={metric!r} must be a history key (a str)"))
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        problems.append(SweepsValueError(f"seed={seed!r} must be an int, or None for no seeding"))
+    executor_obj = _attempt(problems, make_executor, executor, n_jobs)
+    # Even when n_jobs is wrong, say whether the functions could reach the workers.
+    kind = executor_obj or (EXECUTORS.get(executor) if isinstance(executor, str) else None)
+    if kind is not None and not kind.in_process and create_task is not None:
+        problems.extend(_unpicklable("create_task", create_task))
+        if callable(data):
+            problems.extend(_unpicklable("data", data))
+    store_obj = store if isinstance(store, Store) else _attempt(problems, Store, store)
+    if store_obj is not None:
+        _attempt(problems, store_obj.check)  # a missing driver or a server that is down
+    return _Plan(name, create_task, data, executor_obj, store_obj, seed, on_error, progress,
+                 metric, mode, {})
+
+
+def _loader(data: Any) -> Optional[str]:
+    """The import path of a data loader (for ``sweeps worker``), None for a data object."""
+    return _describe(data) if callable(data) and not isinstance(data, type) else None
+
+
+def _task_cannot_report(create_task: Callable[..., Any]) -> bool:
+    """Warn once, before anything runs, when the task's run() takes no on_epoch hook.
+
+    Builds one task with create_task's defaults to look at its run(); when that is not possible
+    the participants warn instead, at their first trial.
+    """
+    import inspect
+
+    try:
+        probe = create_task()
+        parameters = inspect.signature(probe.run).parameters
+    except Exception:
+        return False
+    if "on_epoch" not in parameters and not any(p.kind == p.VAR_KEYWORD
+                                                for p in parameters.values()):
+        logger.warning(
+            "the pruner is ignored: %s's tasks have a run() without on_epoch=, so they cannot "
+            "report per-epoch values (sweeps_core tasks can); every trial runs to the end",
+            _describe(create_task))
+        return True
+    return False
 
 
 def _resolve(task: Any, grid: Optional[dict], data: Any) -> tuple:
@@ -308,40 +356,6 @@ def _resolve(task: Any, grid: Optional[dict], data: Any) -> tuple:
             "data= is missing: pass the data the tasks run on, as a picklable object or a "
             "zero-argument loader function (data=None if the tasks need none)"))
     return task, dict(grid or {}), data, getattr(task, "__name__", None), problems
-
-
-def _plan(task, grid, data, name, store, executor, n_jobs, seed, on_error, direction, prefix,
-          abbreviations) -> _Plan:
-    """Check every argument and expand the grid; raise once, listing every problem."""
-    create_task, grid, data, default_name, problems = _resolve(task, grid, data)
-    name = default_name if name is None else name
-    if not isinstance(name, str) or not name:
-        problems.append(SweepsValueError(
-            f"name={name!r} must be a non-empty str naming the sweep in the store"))
-    if on_error not in ON_ERROR:
-        problems.append(SweepsValueError(
-            f"on_error={on_error!r} must be one of {list(ON_ERROR)}: 'record' keeps going past "
-            "a failing task, 'raise' stops the sweep"))
-    if direction not in DIRECTIONS:
-        problems.append(SweepsValueError(
-            f"direction={direction!r} must be one of {list(DIRECTIONS)}"))
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        problems.append(SweepsValueError(f"seed={seed!r} must be an int, or None for no seeding"))
-    executor_obj = _attempt(problems, make_executor, executor, n_jobs)
-    # Even when n_jobs is wrong, say whether the functions could reach the workers.
-    kind = executor_obj or (EXECUTORS.get(executor) if isinstance(executor, str) else None)
-    if kind is not None and not kind.in_process:
-        problems.extend(_unpicklable("create_task", create_task))
-        if callable(data):
-            problems.extend(_unpicklable("data", data))
-    store_obj = store if isinstance(store, Store) else _attempt(problems, Store, store)
-    if store_obj is not None:
-        _attempt(problems, store_obj.check)  # a missing driver or a server that is down
-    namer = _attempt(problems, Autonamer, create_task, prefix=prefix, abbreviations=abbreviations)
-    specs = None if namer is None else _attempt(problems, namer.specs, **grid)
-    if problems:
-        _raise(problems)
-    return _Plan(name, create_task, grid, specs, data, executor_obj, store_obj)
 
 
 def _attempt(problems: list, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -383,49 +397,275 @@ def _unpicklable(argument: str, obj: Any) -> list:
         "executor='sequential')")]
 
 
-def _pending(plan: _Plan) -> list:
-    """The specs to run: all but the complete ones, named as the store already knows them.
+# ----------------------------------------------------------------------------- the queue
 
-    A grid that grew can name a recorded task differently (1500 is ``L1K`` alone but ``L1500``
-    beside 1600), so a task is known by its params: it keeps the name it was recorded under and
-    is never run twice. A new task whose name the store gives to other params gets a suffix. A
-    complete task whose params match no task of the grid any more means a fixed value changed:
-    that is refused, since a name must keep its meaning in a sweep.
+
+def _execute(plan: _Plan) -> SweepResult:
+    """Begin the sweep, enqueue what is missing, work the queue; the result from the store."""
+    store = plan.store
+    store.begin(plan.name, metric=plan.metric, mode=plan.mode)
+    if plan.specs is not None:
+        _enqueue_grid(plan)
+    else:
+        with store.lock(plan.name):
+            store.optuna_storage().set_study_user_attr(store.study_id(plan.name), "meta",
+                                                       encode(plan.meta))
+    job = Job(plan.name, store, plan.create_task, None, plan.seed, plan.metric, plan.search,
+              plan.on_error == "raise")
+    _Driver(plan, job).run()
+    return store.load(plan.name)
+
+
+def _enqueue_grid(plan: _Plan) -> None:
+    """Enqueue every grid point the store holds no live or finished trial for (under the lock).
+
+    A task is known by its params: a grid that grew can name a recorded task differently
+    (1500 is ``L1K`` alone but ``L1500`` beside 1600), and it keeps the name it was recorded
+    under. A new point whose name the store gives to other params gets a suffix. A complete task
+    whose name the grid now gives to other params, and whose params are in the grid no more,
+    means a fixed value changed: refused, since a name must keep its meaning in a sweep.
     """
-    records = plan.store.records(plan.name)
-    by_name = {record.name: record for record in records}
-    specs = [_known_name(spec, records, by_name) for spec in plan.specs]
-    changed = []
-    for i, spec in enumerate(specs):
-        record = by_name.get(spec.name)
-        if record is None or _same_params(record.params, spec.params):
-            continue
-        if any(_same_params(record.params, other.params) for other in specs):
-            specs[i] = dataclasses.replace(spec, name=_capped(spec.name, "-" + _digest(repr(spec.params))))
-        elif record.ok:
-            changed.append((spec, record))
-    if changed:
-        lines = "\n".join(f"  - task {s.name!r}: recorded params {r.params!r}, now {s.params!r}"
-                          for s, r in changed[:5])
-        raise SweepsValueError(
-            f"sweep {plan.name!r} already holds complete tasks with the same names but other "
-            f"params ({len(changed)} of them):\n{lines}\nA task's name must keep its meaning in "
-            f"a sweep: use another sweep name= (e.g. name={plan.name + '-2'!r}) or another store")
+    store, name = plan.store, plan.name
+    with store.lock(name):
+        entries = store.entries(name)
+        keys = [params_key(spec.params) for spec in plan.specs]
+        wanted = set(keys)
+        by_key: dict = {}
+        for entry in entries:
+            best = by_key.get(entry.key)
+            if best is None or (entry.state == "COMPLETE" and best.state != "COMPLETE"):
+                by_key[entry.key] = entry
+        by_name = {entry.name: entry for entry in entries if entry.name}
+        specs, changed = [], []
+        for spec, key in zip(plan.specs, keys):
+            known = by_key.get(key)
+            if known is not None and known.name:
+                spec = dataclasses.replace(spec, name=known.name)
+            else:
+                holder = by_name.get(spec.name)
+                if holder is not None and holder.key != key:
+                    if holder.key in wanted or holder.state != "COMPLETE":
+                        spec = dataclasses.replace(
+                            spec, name=_capped(spec.name, "-" + _digest(repr(spec.params))))
+                    else:
+                        changed.append((spec, holder))
+            specs.append(spec)
+        if changed:
+            records = {r.name: r for r in store.records(name)}
+            lines = "\n".join(
+                f"  - task {s.name!r}: recorded params {getattr(records.get(h.name), 'params', '?')!r}, "
+                f"now {s.params!r}" for s, h in changed[:5])
+            raise SweepsValueError(
+                f"sweep {name!r} already holds complete tasks with the same names but other "
+                f"params ({len(changed)} of them):\n{lines}\nA task's name must keep its meaning "
+                f"in a sweep: use another sweep name= (e.g. name={name + '-2'!r}) or another store")
+        storage = store.optuna_storage()
+        storage.set_study_user_attr(store.study_id(name), "meta", encode(plan.meta))
+        live = {e.key for e in entries if e.state in ("WAITING", "RUNNING", "COMPLETE", "PRUNED")}
+        missing = [(spec.name, spec.params, position)
+                   for position, (spec, key) in enumerate(zip(specs, keys)) if key not in live]
+        from ._trials import enqueue
+
+        enqueue(storage, store.study_id(name), store.templates(name, missing))
     plan.specs = specs
-    done = {record.name for record in records if record.ok}
-    return [spec for spec in specs if spec.name not in done]
 
 
-def _known_name(spec: TaskSpec, records: list, by_name: dict) -> TaskSpec:
-    """The spec under the name the store holds its params by (a complete record first)."""
-    record = by_name.get(spec.name)
-    if record is not None and _same_params(record.params, spec.params):
-        return spec
-    matches = [r for r in records if _same_params(r.params, spec.params)]
-    if not matches:
-        return spec
-    best = next((r for r in matches if r.ok), matches[0])
-    return dataclasses.replace(spec, name=best.name)
+class _Driver:
+    """Works the queue with the plan's executor until nothing is waiting or running."""
+
+    def __init__(self, plan: _Plan, job: Job):
+        self.plan, self.job = plan, job
+        self.store = plan.store
+        self.storage = plan.store.optuna_storage()
+        self.study_id = plan.store.study_id(plan.name)
+        entries = self.store.entries(plan.name)
+        self.seen_failures = {e.trial_id for e in entries if e.state == "FAIL"}
+        self.baseline = sum(e.state in _FINISHED for e in entries)
+        if plan.search is not None:
+            total = max(plan.search.n_trials - len(entries), 0) + sum(
+                e.state in ("WAITING", "RUNNING") for e in entries)
+        else:
+            total = sum(e.state in ("WAITING", "RUNNING") for e in entries)
+        self.bar = _progress_bar_class()(
+            total=total, desc=plan.name, unit="task", file=sys.stderr, disable=not plan.progress,
+            mininterval=0.5, dynamic_ncols=True)
+        self.done = self.failed = 0
+        self.background: Optional[_Background] = None
+
+    def run(self) -> None:
+        try:
+            while True:
+                entries = self.store.entries(self.plan.name)
+                self._progress(entries)
+                if self.background is not None:
+                    self._collect()
+                if self.background is None:
+                    if self._work_left(entries):
+                        self._participate()
+                        continue
+                    if not any(e.state == "RUNNING" for e in entries):
+                        break
+                    with self.store.lock(self.plan.name):
+                        for lost in release_stale(self.storage, self.study_id):
+                            logger.warning("task %r failed: its participant died %d times",
+                                           lost.name, lost.attempts)
+                time.sleep(0.1 if self.background is not None else 0.25)
+        except BaseException as error:
+            self._stop()
+            if isinstance(error, KeyboardInterrupt):
+                logger.warning("sweep %r interrupted: %d results recorded in this run; run it "
+                               "again to run the rest", self.plan.name, self.done)
+            raise
+        finally:
+            self.bar.close()
+        if self.failed:
+            logger.warning("sweep %r: %d of %d tasks failed; their tracebacks are in "
+                           "result.failed", self.plan.name, self.failed, self.done)
+
+    def _work_left(self, entries: list) -> bool:
+        if any(e.state == "WAITING" for e in entries):
+            return True
+        search = self.plan.search
+        return search is not None and len(entries) < search.n_trials
+
+    def _data(self) -> Any:
+        """Ship the data the first time a participant needs it (a loader runs once, here)."""
+        if self.job.data is None:
+            self.job.data = _ship(self.plan.data, self.plan.executor)
+        return self.job.data
+
+    def _participate(self) -> None:
+        self._data()
+        executor = self.plan.executor
+        if executor.in_process:
+            participate(self.job, 0, on_result=self._on_result)
+            return
+        entries = self.store.entries(self.plan.name)
+        work = sum(e.state == "WAITING" for e in entries)
+        if self.plan.search is not None:
+            work += max(self.plan.search.n_trials - len(entries), 0)
+        slots = list(range(executor.workers_for(max(work, 1))))
+        self.background = _Background(executor, Participate(self.job), slots)
+
+    def _on_result(self, result: TaskResult) -> None:
+        """In-process participants report here as each trial finishes."""
+        if not result.ok and self.plan.on_error == "raise" and result.status == FAILED:
+            raise TaskFailedError(result.name, _failure_message(result)) from (
+                RemoteTraceback(result.error))
+
+    def _progress(self, entries: list) -> None:
+        finished = sum(e.state in _FINISHED for e in entries) - self.baseline
+        failures = [e for e in entries if e.state == "FAIL" and e.trial_id not in self.seen_failures]
+        if finished > self.done:
+            self.bar.update(finished - self.done)
+            self.done = finished
+        for entry in failures:
+            self.seen_failures.add(entry.trial_id)
+            self.failed += 1
+            self.bar.set_postfix(failed=self.failed, refresh=False)
+            result = next((r for r in self.store.records(self.plan.name)
+                           if r.name == entry.name), None)
+            if result is not None and not result.ok:
+                logger.info("task %r failed:\n%s", result.name, result.error)
+                if self.plan.on_error == "raise":
+                    raise TaskFailedError(result.name, _failure_message(result)) from (
+                        RemoteTraceback(result.error))
+
+    def _collect(self) -> None:
+        """Handle what the background participants returned: crashes and errors."""
+        background = self.background
+        for item in background.take():
+            if isinstance(item, WorkerCrash):
+                self._crashed(item)
+        if background.error is not None:
+            self.background = None
+            raise SweepsError(
+                f"a worker process could not work on sweep {self.plan.name!r}: "
+                f"{type(background.error).__name__}: {background.error}") from background.error
+        if background.finished():
+            for item in background.take():
+                if isinstance(item, WorkerCrash):
+                    self._crashed(item)
+            self.background = None
+
+    def _crashed(self, crash: WorkerCrash) -> None:
+        """A worker died: the trial it held is the one that killed it."""
+        from optuna.trial import TrialState
+
+        with self.store.lock(self.plan.name):
+            for entry in self.store.entries(self.plan.name):
+                lease = entry.lease or {}
+                if entry.state == "RUNNING" and lease.get("pid") == crash.pid:
+                    fail_lost(self.storage, entry, crash.message)
+        del TrialState
+
+    def _stop(self) -> None:
+        """Stop this driver's participants and put their trials back in the queue."""
+        if self.background is not None:
+            self.plan.executor.cancel()
+            self.background.join()
+            self.background = None
+        else:
+            self.plan.executor.close()
+        try:
+            with self.store.lock(self.plan.name):
+                release_stale(self.storage, self.study_id)
+        except Exception as error:  # the store itself may be what failed
+            logger.debug("could not put back the trials of stopped participants: %s", error)
+
+
+class _Background:
+    """Runs ``executor.map(fn, items)`` in a thread, so that the driver can watch the store."""
+
+    def __init__(self, executor: Executor, fn: Callable[[Any], Any], items: list):
+        self.executor = executor
+        self.results: list = []
+        self.error: Optional[BaseException] = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._consume, args=(fn, items),
+                                        name="sweeps-participants", daemon=True)
+        self._thread.start()
+
+    def _consume(self, fn: Callable[[Any], Any], items: list) -> None:
+        try:
+            for result in self.executor.map(fn, items):
+                with self._lock:
+                    self.results.append(result)
+        except BaseException as error:  # handed to the driver's thread
+            self.error = error
+
+    def take(self) -> list:
+        with self._lock:
+            results, self.results = self.results, []
+        return results
+
+    def finished(self) -> bool:
+        return not self._thread.is_alive()
+
+    def join(self) -> None:
+        self._thread.join(30)
+
+
+def _ship(data: Any, executor: Executor) -> Any:
+    """How the data reaches the participants.
+
+    A loader is called once, here in the driver: a loader with a random split (as the
+    walkthrough's are) called in each worker would give tasks in different workers different
+    data, and a sweep compares tasks on the same data. For worker processes the data is pickled
+    once and travels with the job, so nothing is written to disk.
+    """
+    if callable(data):
+        data = data()
+    if executor.in_process:
+        return InMemoryData(data)
+    try:
+        payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:
+        raise SweepsTypeError(
+            f"data={data!r:.100} cannot be pickled ({type(error).__name__}: {error}), so it "
+            "cannot be sent to worker processes; make it picklable (plain frames, arrays, "
+            "DataBundles pickle) or run with executor='sequential'") from error
+    return PickledData(payload, uuid.uuid4().hex)
 
 
 def _same_params(recorded: Any, value: Any) -> bool:
@@ -446,44 +686,6 @@ def _same_params(recorded: Any, value: Any) -> bool:
             and _ADDRESS.sub("", recorded) == _ADDRESS.sub("", repr(value)))
 
 
-def _run(plan: _Plan, pending: list, runner: TaskRunner, on_error: str, progress: bool) -> None:
-    """Dispatch the pending specs and record each result as it arrives."""
-    tqdm = _progress_bar_class()
-
-    index = {spec.name: i for i, spec in enumerate(plan.specs)}
-    bar = tqdm(total=len(pending), desc=plan.name, unit="task", file=sys.stderr,
-               disable=not progress, mininterval=0.5, dynamic_ncols=True)
-    failed = recorded = 0
-    outputs = plan.executor.map(runner, pending)
-    try:
-        for result in outputs:
-            if isinstance(result, WorkerCrash):
-                spec = result.item
-                result = TaskResult(spec.name, spec.params, derive_seed(runner.sweep_seed, spec.name),
-                                    FAILED, error=result.message)
-            result.extra["index"] = index[result.name]
-            plan.store.record(plan.name, result)
-            recorded += 1
-            bar.update(1)
-            if not result.ok:
-                failed += 1
-                bar.set_postfix(failed=failed, refresh=False)
-                logger.info("task %r failed:\n%s", result.name, result.error)
-                if on_error == "raise":
-                    raise TaskFailedError(result.name, _failure_message(result)) from (
-                        RemoteTraceback(result.error))
-    except KeyboardInterrupt:
-        logger.warning("sweep %r interrupted: %d of %d results recorded; run it again to run "
-                       "the rest", plan.name, recorded, len(pending))
-        raise
-    finally:
-        plan.executor.close()  # cancels what is pending
-        bar.close()
-    if failed:
-        logger.warning("sweep %r: %d of %d tasks failed; their tracebacks are in "
-                       "result.failed", plan.name, failed, len(pending))
-
-
 def _progress_bar_class() -> Any:
     """tqdm's notebook bar where Jupyter widgets are installed, else the text bar (tqdm.auto
     would warn in a notebook without ipywidgets)."""
@@ -494,43 +696,6 @@ def _progress_bar_class() -> Any:
     else:
         from tqdm.std import tqdm
     return tqdm
-
-
-def _nothing() -> None:
-    pass
-
-
-def _ship(data: Any, executor: Executor) -> tuple:
-    """How the data reaches the tasks, and what to clean up after the sweep.
-
-    A loader is called once, here in the driver: a loader with a random split (as the
-    walkthrough's are) called in each worker would give tasks in different workers different
-    data, and a sweep compares tasks on the same data. The result is pickled once to a file
-    that each worker reads once.
-    """
-    if callable(data):
-        data = data()
-    if executor.in_process:
-        return InMemoryData(data), _nothing
-    token = uuid.uuid4().hex
-    # With one job joblib runs the tasks in this process: do not keep the data cached here.
-    forget = functools.partial(_DATA_CACHE.pop, token, None)
-    handle, path = tempfile.mkstemp(prefix="sweeps-data-", suffix=".pkl")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            pickle.dump(data, file, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as error:
-        os.remove(path)
-        raise SweepsTypeError(
-            f"data={data!r:.100} cannot be pickled ({type(error).__name__}: {error}), so it "
-            "cannot be sent to worker processes; make it picklable (plain frames, arrays, "
-            "DataBundles pickle) or run with executor='sequential'") from error
-    return FileData(path, token), functools.partial(_cleanup, forget, path)
-
-
-def _cleanup(forget: Callable[[], Any], path: str) -> None:
-    forget()
-    os.remove(path)
 
 
 class RemoteTraceback(Exception):
@@ -544,10 +709,6 @@ def _failure_message(result: TaskResult) -> str:
     last = (result.error or "").strip().splitlines()[-1:] or ["no traceback"]
     return (f"{last[0]} (params {result.params!r}). The traceback follows; pass "
             f"on_error='record' to keep going past failing tasks.\n{result.error}")
-
-
-def _result(plan: _Plan) -> SweepResult:
-    return plan.store.load(plan.name)
 
 
 def _describe(fn: Any) -> str:

@@ -1,0 +1,119 @@
+"""Journal files: repair a damaged log before anything is appended, and a lock across processes.
+
+Optuna's journal is one JSON operation per line. A line torn by a full disk or a killed writer
+(no newline at the end), a blank line or a line of garbage makes Optuna's reader raise on every
+later read, so one bad byte would hide every sweep in the file. ``repair`` rewrites such a file
+so that it holds only whole operations, keeps a copy of everything it cut next to the file, and
+logs what it did, naming the file and the line. A torn line that a later write was glued onto is
+split: the later, whole operation is kept.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import pathlib
+import time
+from typing import Iterator
+
+logger = logging.getLogger(__name__)
+
+_OP_START = b'{"op_code"'
+
+
+@contextlib.contextmanager
+def file_lock(path: pathlib.Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` between processes (``flock``; the file is created if needed).
+
+    Optuna's own journal lock is a separate file; this one guards what sweeps does in several
+    steps (enqueue a grid, repair the file) against other participants doing the same.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
+
+
+def _whole(line: bytes) -> bytes | None:
+    """The line if it is one JSON operation; else the last whole operation glued onto it."""
+    for start in _starts(line):
+        try:
+            op = json.loads(line[start:])
+        except ValueError:
+            continue
+        if isinstance(op, dict) and "op_code" in op:
+            return line[start:]
+    return None
+
+
+def _starts(line: bytes) -> list[int]:
+    starts, at = [], line.find(_OP_START)
+    while at >= 0:
+        starts.append(at)
+        at = line.find(_OP_START, at + 1)
+    return starts or [0]
+
+
+def damage(path: pathlib.Path) -> bool:
+    """Whether the journal file ends without a newline or holds a line that is not an operation.
+
+    Reads the whole file; cheap next to Optuna's own replay of it.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return False
+    if data and not data.endswith(b"\n"):
+        return True
+    for line in data.splitlines():
+        stripped = line.strip()
+        if not stripped or not stripped.startswith(_OP_START):
+            return True
+        try:
+            json.loads(stripped)
+        except ValueError:
+            return True
+    return False
+
+
+def repair(path: pathlib.Path) -> list[str]:
+    """Make the journal at ``path`` whole again; return one message per line that was changed.
+
+    Call it holding ``file_lock(path)`` and before anything is appended. The original file is
+    kept as ``<file>.damaged-<time>`` when anything is cut.
+    """
+    if not damage(path):
+        return []
+    data = path.read_bytes()
+    kept, messages = [], []
+    lines = data.split(b"\n")
+    for number, line in enumerate(lines, start=1):
+        last = number == len(lines)
+        if last and not line:
+            continue  # the file ended with a newline
+        if not line.strip():
+            messages.append(f"line {number}: blank, dropped")
+            continue
+        whole = None if last else _whole(line.strip())
+        if whole is None:
+            what = "torn last line (no newline)" if last else "not a journal operation"
+            messages.append(f"line {number}: {what}, cut: {line[:80]!r}")
+        elif whole != line.strip():
+            messages.append(f"line {number}: a torn write glued to a whole one; kept the whole one")
+            kept.append(whole)
+        else:
+            kept.append(line.strip())
+    copy = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+    copy.write_bytes(data)
+    temporary = path.with_name(f".{path.name}.repair-{os.getpid()}")
+    temporary.write_bytes(b"".join(line + b"\n" for line in kept))
+    os.replace(temporary, path)
+    for message in messages:
+        logger.warning("repaired the journal %s: %s (the original is kept in %s)", path, message,
+                       copy)
+    return messages

@@ -1,0 +1,292 @@
+"""The trial lifecycle: the store is the queue, in Optuna's own terms.
+
+    WAITING --claim (compare-and-set)--> RUNNING --finish--> COMPLETE | FAIL | PRUNED
+       ^                                    |
+       +---- put back: its participant died or was cancelled
+
+- A grid point the store does not hold yet is *enqueued* as a WAITING trial that already carries
+  its name, params and key (a digest of the params) in one storage write.
+- Any participant *claims* the next WAITING trial with Optuna's compare-and-set
+  (``set_trial_state_values(RUNNING)`` returns False to every participant but one) and writes a
+  *lease* naming itself (host, pid, process start time) and until when it holds the trial; a
+  heartbeat renews the lease while the task runs.
+- A RUNNING trial whose participant is gone (a dead process on this host, or a lease that expired
+  for one on another host) is *put back* to WAITING for the next participant, at most
+  ``MAX_ATTEMPTS`` times; a trial whose participant is alive is never taken.
+
+Functions here talk to an Optuna storage and a study id; they hold no state. Whoever calls
+``enqueue`` or ``release_stale`` holds the sweep's lock (``Store.lock``), so two participants
+never enqueue the same point or put back the same trial twice.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import os
+import socket
+import time
+import uuid
+from typing import Any, Optional
+
+from ._codec import encode
+
+KEY = "sweeps:key"
+LEASE = "sweeps:lease"
+ATTEMPTS = "sweeps:attempts"
+MAX_ATTEMPTS = 3
+LEASE_SECONDS = 60.0
+
+
+def params_key(params: dict) -> str:
+    """A digest of ``params`` that is the same in every process and Python run.
+
+    Values JSON cannot hold are known by their repr without memory addresses, which change from
+    run to run (``<function f at 0x7f...>``).
+    """
+    from ._autonamer import _ADDRESS
+
+    text = json.dumps(encode(params), sort_keys=True, separators=(",", ":"), default=repr)
+    return hashlib.sha256(_ADDRESS.sub("", text).encode()).hexdigest()[:20]
+
+
+# ----------------------------------------------------------------------------- participants
+
+
+def _process_start(pid: int) -> Optional[str]:
+    """The start time of process ``pid`` in clock ticks since boot (Linux), to tell a reused pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            fields = stat.read().rsplit(b")", 1)[1].split()
+        return fields[19].decode()  # field 22 of the whole line
+    except (OSError, IndexError):
+        return None
+
+
+def this_participant() -> dict:
+    """Who holds a lease: host, pid, process start and a random id (unique per participant)."""
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "start": _process_start(pid),
+            "id": uuid.uuid4().hex[:12]}
+
+
+def _pid_alive(pid: int, start: Optional[str]) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # a process of another user holds the pid
+    now = _process_start(pid)
+    if now is None:
+        return True
+    if start is not None and now != start:
+        return False  # the pid was reused by a new process
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")  # zombie
+    except OSError:
+        return False
+
+
+def lease_alive(lease: Optional[dict], started: Optional[datetime.datetime]) -> bool:
+    """Whether the participant holding a RUNNING trial may still be working on it."""
+    now = time.time()
+    if not isinstance(lease, dict):
+        # claimed a moment ago, lease not written yet (or a trial some other tool runs)
+        if started is None:
+            return True
+        if started.tzinfo is None:
+            started = started.replace(tzinfo=datetime.timezone.utc).astimezone()
+            started = started.replace(tzinfo=None)
+            return (datetime.datetime.now() - started).total_seconds() < LEASE_SECONDS
+        return (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds() < LEASE_SECONDS
+    if lease.get("host") == socket.gethostname() and isinstance(lease.get("pid"), int):
+        return _pid_alive(lease["pid"], lease.get("start"))
+    return float(lease.get("until", 0)) > now
+
+
+# ----------------------------------------------------------------------------- the index
+
+
+@dataclasses.dataclass
+class Entry:
+    """What the queue needs to know of one trial, read without decoding its history."""
+
+    trial_id: int
+    number: int
+    state: str  # Optuna's state name: WAITING, RUNNING, COMPLETE, FAIL, PRUNED
+    key: Optional[str]
+    name: Optional[str]
+    lease: Optional[dict]
+    attempts: int
+    started: Optional[datetime.datetime]
+
+
+def index(storage: Any, study_id: int) -> list[Entry]:
+    """Every trial of the study as an ``Entry``, in trial order."""
+    entries = []
+    for trial in storage.get_all_trials(study_id, deepcopy=False):
+        key = trial.system_attrs.get(KEY)
+        if key is None and "params" in trial.user_attrs:  # recorded before the queue existed
+            from ._codec import decode
+
+            key = params_key(decode(trial.user_attrs["params"]))
+        entries.append(Entry(
+            trial._trial_id, trial.number, trial.state.name, key, trial.user_attrs.get("name"),
+            trial.system_attrs.get(LEASE), int(trial.system_attrs.get(ATTEMPTS, 0)),
+            trial.datetime_start,
+        ))
+    return entries
+
+
+# ----------------------------------------------------------------------------- transitions
+
+
+def enqueue(storage: Any, study_id: int, trials: list) -> None:
+    """Add each ``FrozenTrial`` template as a WAITING trial (hold the sweep's lock)."""
+    for trial in trials:
+        storage.create_new_trial(study_id, template_trial=trial)
+
+
+def waiting_template(name: str, params: dict, key: str, optuna_params: dict,
+                     distributions: dict, position: Optional[int]) -> Any:
+    """A WAITING trial that carries everything a participant needs to run it."""
+    import optuna
+
+    user_attrs = {"name": name, "params": encode(params)}
+    if position is not None:
+        user_attrs["extra"] = encode({"index": position})
+    return optuna.trial.FrozenTrial(
+        number=-1, trial_id=-1, state=optuna.trial.TrialState.WAITING, value=None,
+        datetime_start=None, datetime_complete=None, params=optuna_params,
+        distributions=distributions, user_attrs=user_attrs, system_attrs={KEY: key},
+        intermediate_values={},
+    )
+
+
+def claim(storage: Any, study_id: int, participant: dict) -> Optional[Any]:
+    """Take the next WAITING trial for ``participant``; None when none is waiting.
+
+    Optuna's compare-and-set makes this safe between any number of participants on every
+    storage: exactly one of them gets each trial.
+    """
+    import optuna
+    from optuna.trial import TrialState
+
+    for trial in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
+        try:
+            if not storage.set_trial_state_values(trial._trial_id, state=TrialState.RUNNING):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        renew(storage, trial._trial_id, participant)
+        storage.set_trial_system_attr(trial._trial_id, ATTEMPTS,
+                                      int(trial.system_attrs.get(ATTEMPTS, 0)) + 1)
+        return storage.get_trial(trial._trial_id)
+    return None
+
+
+def renew(storage: Any, trial_id: int, participant: dict) -> None:
+    """Write (or extend) the lease of ``participant`` on a RUNNING trial."""
+    storage.set_trial_system_attr(trial_id, LEASE,
+                                  {**participant, "until": time.time() + LEASE_SECONDS})
+
+
+def put_back(storage: Any, trial_id: int) -> None:
+    """Return a RUNNING trial to the queue (its participant was cancelled or died)."""
+    from optuna.trial import TrialState
+
+    storage.set_trial_system_attr(trial_id, LEASE, None)
+    storage.set_trial_state_values(trial_id, state=TrialState.WAITING)
+
+
+def release_stale(storage: Any, study_id: int) -> list[Entry]:
+    """Put back every RUNNING sweeps trial whose participant is gone; fail one that has been put
+    back ``MAX_ATTEMPTS`` times (its task keeps killing whoever runs it). Hold the sweep's lock.
+
+    Returns the entries it failed.
+    """
+    failed = []
+    for entry in index(storage, study_id):
+        if entry.state != "RUNNING" or entry.key is None:
+            continue
+        if lease_alive(entry.lease, entry.started):
+            continue
+        if entry.attempts >= MAX_ATTEMPTS:
+            fail_lost(storage, entry)
+            failed.append(entry)
+        else:
+            put_back(storage, entry.trial_id)
+    return failed
+
+
+def fail_lost(storage: Any, entry: Entry, message: Optional[str] = None) -> None:
+    """Finish a trial whose participant died as FAIL, with a message saying so."""
+    from optuna.trial import TrialState
+
+    owner = entry.lease or {}
+    text = message or (
+        f"the participant running this task ({owner.get('host')}, pid {owner.get('pid')}) "
+        f"died {entry.attempts} times while running it; the task is recorded as failed so that "
+        "it does not take down more workers. Run the sweep again to retry it."
+    )
+    storage.set_trial_user_attr(entry.trial_id, "status", "failed")
+    storage.set_trial_user_attr(entry.trial_id, "error", text)
+    storage.set_trial_state_values(entry.trial_id, state=TrialState.FAIL)
+
+
+def finish(storage: Any, trial_id: int, attrs: dict, state: str, value: Optional[float],
+           intermediate: dict) -> None:
+    """Write a task's outcome and close its trial: COMPLETE, FAIL or PRUNED.
+
+    On a journal file every write is one appended line taken under Optuna's file lock; they are
+    appended together here, as one write, where this Optuna version allows it.
+    """
+    from optuna.trial import TrialState
+
+    state_obj = TrialState[state]
+    values = [value] if state_obj == TrialState.COMPLETE else None
+    if _journal_batch(storage, trial_id, attrs, intermediate, state_obj, values):
+        return
+    for key, item in attrs.items():
+        storage.set_trial_user_attr(trial_id, key, item)
+    for step, item in intermediate.items():
+        storage.set_trial_intermediate_value(trial_id, step, item)
+    storage.set_trial_system_attr(trial_id, LEASE, None)
+    storage.set_trial_state_values(trial_id, state=state_obj, values=values)
+
+
+def _journal_batch(storage: Any, trial_id: int, attrs: dict, intermediate: dict, state: Any,
+                   values: Optional[list]) -> bool:
+    """Append a finished trial's operations to a journal file in one write; False where this
+    Optuna's journal does not look as expected (then each operation is written on its own)."""
+    try:
+        from optuna.storages import JournalStorage
+        from optuna.storages.journal._storage import JournalOperation
+    except ImportError:
+        return False
+    if not isinstance(storage, JournalStorage):
+        return False
+    needed = ("_backend", "_replay_result", "_thread_lock", "_sync_with_backend")
+    if not all(hasattr(storage, name) for name in needed):
+        return False
+    lock = storage._thread_lock
+    with lock:
+        worker = storage._replay_result.worker_id
+        base = {"worker_id": worker, "trial_id": trial_id}
+        # Optuna's replay takes one attribute per operation
+        logs = [{"op_code": JournalOperation.SET_TRIAL_USER_ATTR, **base, "user_attr": {key: item}}
+                for key, item in attrs.items()]
+        logs += [{"op_code": JournalOperation.SET_TRIAL_INTERMEDIATE_VALUE, **base, "step": step,
+                  "intermediate_value": item} for step, item in intermediate.items()]
+        logs.append({"op_code": JournalOperation.SET_TRIAL_SYSTEM_ATTR, **base,
+                     "system_attr": {LEASE: None}})
+        logs.append({"op_code": JournalOperation.SET_TRIAL_STATE_VALUES, **base,
+                     "state": state, "values": values,
+                     "datetime_complete": datetime.datetime.now(datetime.timezone.utc).isoformat(
+                         timespec="microseconds")})
+        storage._backend.append_logs(logs)
+        storage._sync_with_backend()
+    return True

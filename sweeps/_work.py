@@ -1,0 +1,422 @@
+"""A participant: claims trials from the store, runs their tasks, records the outcomes.
+
+The driver, each of its worker processes and every ``sweeps worker`` run ``participate`` on the
+same ``Job``; they share nothing but the store. A participant:
+
+1. claims the next WAITING trial (a grid point), or, in a search with trials left to run, asks
+   the sampler for a new one;
+2. builds the task as ``create_task(**params)`` and runs it as ``task.run(data, seed=...,
+   on_epoch=...)`` when the task takes those keywords (the task contract, ``_spec.Task``), else
+   ``task.run(data)``; ``on_epoch`` reports the metric per epoch and asks the pruner;
+3. finishes the trial COMPLETE, FAIL or PRUNED with the history, metrics, seed and seconds;
+4. repeats until nothing is left, putting back trials whose participants died on the way.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import inspect
+import logging
+import math
+import pickle
+import random
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Callable, Optional
+
+from ._codec import decode, encode
+from ._errors import SweepsTypeError
+from ._spec import COMPLETE, FAILED, PRUNED, TaskResult
+from ._store import Store, intermediate_values, trial_value, user_attrs
+from ._trials import (
+    ATTEMPTS,
+    KEY,
+    LEASE_SECONDS,
+    claim,
+    index,
+    params_key,
+    put_back,
+    release_stale,
+    renew,
+    this_participant,
+)
+
+logger = logging.getLogger(__name__)
+
+# Per-process cache of a sweep's data, keyed by a token new for every sweep call: a worker
+# unpickles the data of a sweep once and reuses it for every task it runs.
+_DATA_CACHE: dict[str, Any] = {}
+
+
+# ----------------------------------------------------------------------------- seeds
+
+
+def derive_seed(sweep_seed: Optional[int], name: str) -> Optional[int]:
+    """The seed of task ``name``: the same in every process and Python run; fits 32 bits."""
+    if sweep_seed is None:
+        return None
+    digest = hashlib.sha256(f"{sweep_seed}/{name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big")
+
+
+def seed_everything(seed: int) -> None:
+    """Seed ``random``, numpy and, if this process has imported it, torch."""
+    import numpy
+
+    random.seed(seed)
+    numpy.random.seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+class InMemoryData:
+    """Data handed over as is, to a participant in the driver's own process."""
+
+    def __init__(self, data: Any):
+        self.data = data
+
+    def load(self) -> Any:
+        return self.data
+
+    def __repr__(self) -> str:
+        return f"InMemoryData({type(self.data).__name__})"
+
+
+class PickledData:
+    """Data pickled once by the driver; it travels with the job to each worker, which
+    unpickles it once. No file is written, so nothing is left behind whatever happens."""
+
+    def __init__(self, payload: bytes, token: str):
+        self.payload = payload
+        self.token = token
+
+    def load(self) -> Any:
+        if self.token not in _DATA_CACHE:
+            _DATA_CACHE.clear()  # a reused worker holds only the latest sweep's data
+            _DATA_CACHE[self.token] = pickle.loads(self.payload)
+        return _DATA_CACHE[self.token]
+
+    def __repr__(self) -> str:
+        return f"PickledData({len(self.payload)} bytes)"
+
+
+# ----------------------------------------------------------------------------- one task
+
+
+def run_spec(create_task: Callable[..., Any], data: Any, name: str, params: dict,
+             seed: Optional[int], on_epoch: Optional[Callable] = None) -> TaskResult:
+    """Build the task and run it on the data; never raises (but KeyboardInterrupt).
+
+    Any exception becomes a FAILED ``TaskResult`` carrying the traceback text, so one failing
+    combination never loses the others. ``extra['stopped_early']`` tells that ``on_epoch``
+    stopped the run; ``extra['hooked']`` that the task took ``on_epoch`` at all.
+    """
+    start = time.perf_counter()
+    device, extra = None, {}
+    try:
+        if seed is not None:
+            seed_everything(seed)
+        task = create_task(**params)
+        kwargs = _contract_kwargs(task, seed, on_epoch)
+        extra["hooked"] = "on_epoch" in kwargs
+        output = task.run(data, **kwargs)
+        history, metrics = _read_result(output)
+        if isinstance(output.get("output"), dict) and output["output"].get("stopped_early"):
+            extra["stopped_early"] = True
+        device = getattr(getattr(task, "model_handler", None), "device", None) or getattr(
+            getattr(task, "settings", None), "device", None)
+    except (Exception, SystemExit):  # sys.exit() in a task fails that task, not the sweep
+        return TaskResult(name, params, seed, FAILED, error=traceback.format_exc(),
+                          seconds=time.perf_counter() - start, extra=extra)
+    return TaskResult(name, params, seed, COMPLETE, history=history, metrics=metrics,
+                      seconds=time.perf_counter() - start,
+                      device=None if device is None else str(device), extra=extra)
+
+
+def _contract_kwargs(task: Any, seed: Optional[int], on_epoch: Optional[Callable]) -> dict:
+    """The keywords of the task contract that this task's ``run`` takes.
+
+    A task whose ``run`` takes ``seed=`` gets its seed handed over; an older task that keeps
+    ``settings.seed = None`` gets it set there, as before the contract existed.
+    """
+    try:
+        parameters = inspect.signature(task.run).parameters
+    except (TypeError, ValueError, AttributeError):
+        parameters = {}
+    takes_any = any(p.kind == p.VAR_KEYWORD for p in parameters.values())
+    kwargs = {}
+    if seed is not None:
+        if "seed" in parameters or takes_any:
+            kwargs["seed"] = seed
+        else:
+            settings = getattr(task, "settings", None)
+            if settings is not None and getattr(settings, "seed", 0) is None:
+                settings.seed = seed
+    if on_epoch is not None and ("on_epoch" in parameters or takes_any):
+        kwargs["on_epoch"] = on_epoch
+    return kwargs
+
+
+def _read_result(result: Any) -> tuple[list, dict]:
+    try:
+        return list(result["output"]["history"]), dict(result["metrics"])
+    except (KeyError, TypeError) as error:
+        raise SweepsTypeError(
+            f"task.run(data) returned {result!r:.200}; expected a dict like {{'metrics': {{...}}, "
+            "'runs': {}, 'output': {'history': [{...one dict per epoch...}]}}"
+        ) from error
+
+
+# ----------------------------------------------------------------------------- the job
+
+
+@dataclasses.dataclass
+class Job:
+    """Everything a participant needs to work on one sweep; it pickles (the data as bytes)."""
+
+    sweep: str
+    store: Store
+    create_task: Callable[..., Any]
+    data: Any  # InMemoryData or PickledData
+    seed: Optional[int]
+    metric: Optional[str] = None
+    search: Any = None  # a SearchPlan for a search, None for a grid
+    stop_on_failure: bool = False
+
+    def __repr__(self) -> str:
+        kind = "search" if self.search is not None else "grid"
+        return f"Job({self.sweep!r}, {kind}, {self.store!r}, {self.data!r})"
+
+
+@dataclasses.dataclass
+class SearchPlan:
+    """What a search adds to a job: the space, the trial budget, sampler and pruner."""
+
+    space: Any  # _space.Space
+    n_trials: int
+    sampler: Any = "tpe"
+    pruner: Any = None
+    namer: Any = None  # an Autonamer
+
+
+class Participate:
+    """``participate(job, slot)`` as a picklable callable: what an executor maps over slots."""
+
+    def __init__(self, job: Job):
+        self.job = job
+
+    def __call__(self, slot: int) -> int:
+        return participate(self.job, slot)
+
+    def __repr__(self) -> str:
+        return f"Participate({self.job!r})"
+
+
+def participate(job: Job, slot: int = 0, on_result: Optional[Callable] = None,
+                should_stop: Optional[Callable[[], bool]] = None) -> int:
+    """Work the queue of ``job.sweep`` until nothing is left for this participant; return the
+    number of trials it ran. ``on_result(result)`` is called after each (the driver's progress
+    bar); ``slot`` tells participants apart (a search seeds each one's sampler differently)."""
+    worker = _Participant(job, slot)
+    ran = 0
+    while not (should_stop and should_stop()):
+        trial = worker.next_trial()
+        if trial is None:
+            break
+        result = worker.run(trial)
+        ran += 1
+        if on_result is not None:
+            on_result(result)
+    return ran
+
+
+class _Participant:
+    def __init__(self, job: Job, slot: int):
+        self.job = job
+        self.slot = slot
+        self.store = job.store
+        self.storage = job.store.optuna_storage()
+        self.study_id = job.store.study_id(job.sweep)
+        if self.study_id is None:
+            raise job.store.unknown(job.sweep)
+        self.me = this_participant()
+        self._study = None
+        self._data = None
+        self._warned = False
+
+    def study(self) -> Any:
+        """The Optuna study with this participant's sampler and pruner (searches, pruning)."""
+        if self._study is None:
+            import optuna
+
+            from ._space import make_pruner, make_sampler
+
+            plan = self.job.search
+            sampler = (make_sampler(plan.sampler, plan.space, self.job.seed, self.slot)
+                       if plan is not None else None)
+            pruner = make_pruner(plan.pruner if plan is not None else None)
+            self._study = optuna.load_study(study_name=self.job.sweep, storage=self.storage,
+                                            sampler=sampler, pruner=pruner)
+        return self._study
+
+    # ------------------------------------------------------------------------- claiming
+    def next_trial(self) -> Optional[Any]:
+        for _ in range(2):
+            trial = claim(self.storage, self.study_id, self.me)
+            if trial is not None:
+                return trial
+            if self.job.search is not None:
+                trial = self._ask()
+                if trial is not None:
+                    return trial
+            with self.store.lock(self.job.sweep):
+                release_stale(self.storage, self.study_id)
+        return None
+
+    def _ask(self) -> Optional[Any]:
+        """A new trial from the sampler, while the search has fewer than n_trials."""
+        import optuna
+
+        plan = self.job.search
+        study = self.study()
+        with self.store.lock(self.job.sweep):
+            if len(self.storage.get_all_trials(self.study_id, deepcopy=False)) >= plan.n_trials:
+                return None
+            verbosity = optuna.logging.get_verbosity()
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            try:
+                trial = study.ask()
+            finally:
+                optuna.logging.set_verbosity(verbosity)
+            renew(self.storage, trial._trial_id, self.me)
+        params = plan.space.suggest(trial)
+        key = params_key(params)
+        with self.store.lock(self.job.sweep):
+            taken = {e.name: e.key for e in index(self.storage, self.study_id) if e.name}
+            name = plan.namer.name(params)
+            if name in taken and taken[name] != key:
+                from ._autonamer import _capped, _digest
+
+                name = _capped(name, "-" + _digest(key))
+            self.storage.set_trial_user_attr(trial._trial_id, "name", name)
+            self.storage.set_trial_user_attr(trial._trial_id, "params", encode(params))
+            self.storage.set_trial_system_attr(trial._trial_id, KEY, key)
+            self.storage.set_trial_system_attr(trial._trial_id, ATTEMPTS, 1)
+        return self.storage.get_trial(trial._trial_id)
+
+    # ------------------------------------------------------------------------- running
+    def data(self) -> Any:
+        if self._data is None:
+            self._data = self.job.data.load()
+        return self._data
+
+    def run(self, trial: Any) -> TaskResult:
+        """Run one claimed trial and finish it; a KeyboardInterrupt puts it back."""
+        name = trial.user_attrs.get("name") or f"trial_{trial.number}"
+        params = decode(trial.user_attrs.get("params")) or {}
+        seed = derive_seed(self.job.seed, name)
+        metric, mode = self.store.objective(self.job.sweep)
+        reporter = _Reporter(self, trial, metric)
+        beat = _Heartbeat(self.storage, trial._trial_id, self.me)
+        try:
+            data = self.data()
+            result = run_spec(self.job.create_task, data, name, params, seed,
+                              on_epoch=reporter if reporter.active else None)
+        except BaseException:
+            beat.stop()
+            put_back(self.storage, trial._trial_id)
+            raise
+        beat.stop()
+        self._warn_if_unhooked(result, reporter)
+        result.extra.update({k: v for k, v in decode(trial.user_attrs.get("extra") or {}).items()
+                             if k not in result.extra})
+        self.finish(trial, result, reporter)
+        return result
+
+    def _warn_if_unhooked(self, result: TaskResult, reporter: "_Reporter") -> None:
+        if reporter.pruning and not result.extra.get("hooked") and not self._warned:
+            self._warned = True
+            logger.warning(
+                "pruner=%r is ignored for sweep %r: its tasks' run() takes no on_epoch= hook, "
+                "so they cannot report per-epoch values (sweeps_core tasks can); the trials run "
+                "to the end", self.job.search.pruner, self.job.sweep)
+
+    def finish(self, trial: Any, result: TaskResult, reporter: "_Reporter") -> None:
+        from ._trials import finish
+
+        if result.ok and result.extra.pop("stopped_early", False) and reporter.pruned:
+            result.status = PRUNED
+        result.extra.pop("hooked", None)
+        metric, mode = self.store.objective(self.job.sweep)
+        if metric is None and result.ok:
+            metric, mode = self.store.fix_metric(self.job.sweep, result)
+        state = {COMPLETE: "COMPLETE", PRUNED: "PRUNED"}.get(result.status, "FAIL")
+        value = trial_value(result, metric, mode) if state == "COMPLETE" else None
+        values = intermediate_values(result, metric) if metric else {}
+        unreported = {k: v for k, v in values.items() if k not in reporter.reported}
+        finish(self.storage, trial._trial_id, user_attrs(result), state, value, unreported)
+
+
+class _Reporter:
+    """The per-epoch hook: reports the metric to Optuna and asks the pruner whether to stop."""
+
+    def __init__(self, participant: _Participant, trial: Any, metric: Optional[str]):
+        plan = participant.job.search
+        self.pruning = plan is not None and plan.pruner is not None
+        self.active = self.pruning and metric is not None
+        self.metric = metric
+        self.reported: set = set()
+        self.pruned = False
+        self.participant = participant
+        self.trial = trial
+        self._optuna_trial = None
+
+    def __call__(self, epoch: int, row: dict) -> bool:
+        import optuna
+
+        if self._optuna_trial is None:
+            self._optuna_trial = optuna.trial.Trial(self.participant.study(), self.trial._trial_id)
+        try:
+            value = float(row.get(self.metric))
+        except (TypeError, ValueError):
+            return False
+        if not math.isfinite(value):
+            return False
+        step = int(row.get("iteration", epoch))
+        self._optuna_trial.report(value, step)
+        self.reported.add(step)
+        if self._optuna_trial.should_prune():
+            self.pruned = True
+            return True
+        return False
+
+    def __repr__(self) -> str:
+        return f"_Reporter(metric={self.metric!r})"
+
+
+class _Heartbeat:
+    """Renews a trial's lease while its task runs, so that participants on other hosts know the
+    runner is alive (on this host they ask the operating system)."""
+
+    def __init__(self, storage: Any, trial_id: int, participant: dict):
+        self.storage, self.trial_id, self.participant = storage, trial_id, participant
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="sweeps-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _beat(self) -> None:
+        while not self._stop.wait(LEASE_SECONDS / 4):
+            try:
+                renew(self.storage, self.trial_id, self.participant)
+            except Exception as error:  # the next beat may succeed; the task goes on
+                logger.debug("heartbeat of trial %s failed: %s", self.trial_id, error)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -1,6 +1,7 @@
 """Batches of the index, with extraction and tensor conversion done once per run.
 
-The extractors of a task are fitted on the first training batch (as the original library did),
+The extractors of a task are fitted on the whole training split (``settings.fit_on='train'``; the
+original library fitted them on the first training batch, which ``fit_on='first_batch'`` restores),
 then applied to each split *once*; a batch is a window on that extracted split. Frames become
 tensors once, on the task's device, and every later batch of every epoch slices them, so no
 training step converts a DataFrame. User networks that read ``batch['features']`` still get a

@@ -36,14 +36,19 @@ _SETTINGS = dict(
     index_frame_name_in_bundle="index",
     seed=None,
     device="cpu",
+    fit_on="train",
 )
+_FIT_ON = ("train", "first_batch")
 
 
 class TrainingSettings:
     """The knobs of the epoch loop. Setting a name that is not a setting warns with a suggestion.
 
     ``seed`` (int or None) seeds weight initialisation and any random sampler; ``device`` is
-    ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'auto'``.
+    ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'auto'``. ``fit_on`` says which rows the transformers
+    are fitted on: ``'train'`` (all of the training split, the default, so that preprocessing does
+    not depend on the batch size or the order of rows) or ``'first_batch'`` (the original library's
+    way, to reproduce old runs).
     """
 
     def __init__(self, **kwargs: Any):
@@ -70,6 +75,8 @@ class TrainingSettings:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
                 kind = "a non-negative int" if least == 0 else "a positive int"
                 problems.append(f"settings.{name}={value!r} must be {kind}" + (" or None" if optional else ""))
+        if self.fit_on not in _FIT_ON:
+            problems.append(f"settings.fit_on={self.fit_on!r} must be one of {list(_FIT_ON)}")
         if problems:
             raise ConfigurationError("; ".join(problems))
 
@@ -216,14 +223,14 @@ class BatchedTrainingTask:
         state.rng = self._sample_rng()
         self._split(state)
         if not continuing:
-            logger.info("Fitting the transformers")
-            first_rows = self.batcher.first_training_rows(state.train_source, self.settings.batch_size, state.rng)
-            self.batcher.fit(state.train_source.change_index(first_rows))
+            self._fit(state)
         self._extract(state)
         if not continuing:
             logger.info("Instantiating model")
-            sample = next(self.batcher.batches(state.train_data, self.batcher.training_sampler,
-                                               self.settings.batch_size, "cpu", self._sample_rng(), state.train_source))
+            sample = next(self.batcher.batches(state.train_data, self.batcher.training_sampler, self.settings.batch_size,
+                                               "cpu", self._sample_rng(), state.train_source), None)
+            if sample is None:
+                raise DataError(self._no_batches("the training split", self.batcher.training_sampler, len(state.train_data)))
             self.model_handler.instantiate(self, sample, state.device)
             self.history = []
         state.first_iteration = state.iteration = len(self.history)
@@ -236,6 +243,15 @@ class BatchedTrainingTask:
             return self.settings.seed
         state = self.__dict__.get("_state")
         return None if state is None else state.run_seed
+
+    def _fit(self, state) -> None:
+        """Fit the transformers on the rows ``settings.fit_on`` names."""
+        logger.info("Fitting the transformers")
+        rows = state.train_source
+        if self.settings.fit_on == "first_batch":
+            first = self.batcher.first_training_rows(rows, self.settings.batch_size, state.rng)
+            rows = rows.change_index(first)
+        self.batcher.fit(rows)
 
     def _continuing(self) -> bool:
         return bool(self.settings.continue_training and self.history is not None
@@ -465,14 +481,26 @@ class BatchedTrainingTask:
         if from_split is None:
             data, source = state.train_data, state.train_source
             sampler = SequentialSampler() if force_default_strategy else self.batcher.training_sampler
-        else:
+        elif from_split in state.test_data:
             data, source, sampler = state.test_data[from_split], state.test_sources[from_split], SequentialSampler()
+        else:
+            names = self.splitter.get_subset_names()
+            raise DataError(f"from_split={from_split!r} has no rows to batch: the evaluation splits are {names}, "
+                            f"and those with rows are {list(state.test_data)}")
         batches = self.batcher.batches(data, sampler, self.settings.batch_size, "cpu", self._sample_rng(), source)
-        for index, batch in enumerate(batches):
-            if index == batch_index:
+        count = 0
+        for count, batch in enumerate(batches, start=1):
+            if count - 1 == batch_index:
                 state.batch = batch
                 return batch, state
-        raise ConfigurationError(f"batch_index {batch_index} is out of range: the split has {index + 1} batches")
+        if count == 0:
+            raise DataError(self._no_batches(f"split {from_split or 'train'!r}", sampler, len(data)))
+        raise ConfigurationError(f"batch_index {batch_index} is out of range: the split has {count} batches")
+
+    def _no_batches(self, what: str, sampler: Any, rows: int) -> str:
+        return (f"{what} gives no batches: {sampler!r} makes none of its {rows} rows with "
+                f"settings.batch_size={self.settings.batch_size!r}; check the sampler's settings "
+                f"(e.g. dataset_size_factor) and the split")
 
     def predict(self, bundle: Any) -> pd.DataFrame:
         """Predictions of the trained model for every row of ``bundle``'s index frame."""

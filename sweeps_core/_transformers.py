@@ -8,7 +8,8 @@ from __future__ import annotations
 import copy
 import logging
 import numbers
-from typing import Any, Iterable, Sequence
+from functools import partial
+from typing import Any, Callable, Iterable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,10 @@ def _transform_with(transformer: Any, df: pd.DataFrame) -> pd.DataFrame:
     _check_frame(df, f"{type(transformer).__name__}.transform")
     out = _empty_output(len(df), len(transformer.get_columns()))
     transformer.transform_into(df, out)
-    return _frame(out, df, transformer.get_columns())
+    frame = _frame(out, df, transformer.get_columns())
+    flags = transformer.boolean_columns() if hasattr(transformer, "boolean_columns") else []
+    # numpy bools, where the original had objects: they convert to tensors and compare as numbers
+    return frame.astype({c: bool for c in flags}) if flags else frame
 
 
 def _check_fitted(obj: Any, fitted: bool) -> None:
@@ -59,17 +63,44 @@ def _check_fitted(obj: Any, fitted: bool) -> None:
         )
 
 
-class ContinousTransformer:
-    """Mean-impute, then standard-scale float columns; add ``<col>_missing`` flags (0.0/1.0).
+STANDARD, MEAN = "standard", "mean"  # the defaults: StandardScaler's scaling, SimpleImputer's mean
 
-    Columns that are all-NaN at fit are dropped. Flags exist only for the columns that had NaN at
-    fit. The std is the population std (as sklearn's StandardScaler); a constant column gets scale 1.
-    ``scaler`` may be any sklearn-style scaler (e.g. ``MinMaxScaler()``) to use instead.
+
+class ContinousTransformer:
+    """Mean-impute, then standard-scale float columns; add boolean ``<col>_missing`` flags.
+
+    Args:
+        columns: the columns to transform.
+        ignore_none_columns: drop the columns that are all-NaN at fit (True, as the original), or
+            name them in an error (False).
+        scaler: ``'standard'`` (StandardScaler's scaling: population std, a constant column gets
+            scale 1), None (no scaling), or any object with ``fit``/``transform`` (``MinMaxScaler()``).
+        imputer: ``'mean'`` (SimpleImputer's mean), None (NaN stays NaN), or any object with
+            ``fit``/``transform`` (``SimpleImputer(strategy='median')``).
+        preprocessor: a function applied to the frame of the columns before anything else, at fit
+            and transform (``numpy.log1p``, or a module-level function for tasks that pickle).
+
+    Flags exist only for the columns that had NaN at fit. Scaler and imputer are fitted on the
+    preprocessed values, NaN included (sklearn's scalers ignore NaN when fitting), as the original.
+
+    Example:
+        >>> ContinousTransformer(['a'], scaler=None).fit_transform(pd.DataFrame({'a': [1.0, None, 3.0]}))
+             a  a_missing
+        0  1.0      False
+        1  2.0       True
+        2  3.0      False
     """
 
-    def __init__(self, columns: Sequence[str], scaler: Any = None) -> None:
+    def __init__(self, columns: Sequence[str], ignore_none_columns: bool = True, scaler: Any = STANDARD,
+                 imputer: Any = MEAN, preprocessor: Optional[Callable] = None) -> None:
         self.columns = _as_column_list(columns, "columns")
-        self.scaler = scaler
+        self.ignore_none_columns = ignore_none_columns
+        self.scaler = _check_step(scaler, STANDARD, "scaler", "MinMaxScaler()")
+        self.imputer = _check_step(imputer, MEAN, "imputer", "SimpleImputer(strategy='median')")
+        if preprocessor is not None and not callable(preprocessor):
+            raise ConfigurationError(f"preprocessor must be a function of a DataFrame (e.g. numpy.log1p) or None, "
+                                     f"but got {preprocessor!r}")
+        self.preprocessor = preprocessor
         self.kept_columns_: list | None = None
 
     def _matrix(self, df: pd.DataFrame, columns: list, at_fit: bool) -> np.ndarray:
@@ -89,22 +120,37 @@ class ContinousTransformer:
         result[:, [columns.index(c) for c in present]] = values
         return result
 
+    def _preprocessed(self, values: np.ndarray, df: pd.DataFrame) -> np.ndarray:
+        if self.preprocessor is None:
+            return values
+        frame = pd.DataFrame(values, index=df.index, columns=self.kept_columns_)
+        result = np.asarray(self.preprocessor(frame), dtype=np.float64)
+        if result.shape != values.shape:
+            raise DataError(f"ContinousTransformer: preprocessor {self.preprocessor!r} returned shape {result.shape} "
+                            f"for a frame of shape {values.shape}; it must keep rows and columns")
+        return result
+
     def fit(self, df: pd.DataFrame) -> "ContinousTransformer":
         _check_frame(df, "ContinousTransformer.fit")
         values = self._matrix(df, self.columns, at_fit=True)
-        nan = np.isnan(values)
-        keep = ~nan.all(axis=0)
+        keep = ~np.isnan(values).all(axis=0) if len(values) else np.ones(len(self.columns), dtype=bool)
+        if not self.ignore_none_columns and not keep.all():
+            empty = [c for c, k in zip(self.columns, keep) if not k]
+            raise DataError(f"ContinousTransformer.fit: columns {empty!r} are all-NaN in the fit data; drop them, "
+                            f"or pass ignore_none_columns=True to leave them out of the output")
         self.kept_columns_ = [c for c, k in zip(self.columns, keep) if k]
-        values, nan = values[:, keep], nan[:, keep]
+        values = self._preprocessed(values[:, keep], df)
+        nan = np.isnan(values)
         has_nan = nan.any(axis=0)
         with np.errstate(all="ignore"):  # the nan-aware versions are slow: use them only where needed
             self.means_ = values.mean(axis=0)
             self.means_[has_nan] = np.nanmean(values[:, has_nan], axis=0)
-        if self.scaler is None:
             std = values.std(axis=0)
             std[has_nan] = np.nanstd(values[:, has_nan], axis=0)
-            self.scales_ = np.where(std < 10 * np.finfo(np.float64).eps, 1.0, std)
-        else:
+        self.scales_ = np.where(std < 10 * np.finfo(np.float64).eps, 1.0, std)
+        if self.imputer not in (MEAN, None):
+            self.imputer_ = copy.deepcopy(self.imputer).fit(values)
+        if self.scaler not in (STANDARD, None):
             self.scaler_ = copy.deepcopy(self.scaler).fit(values)
         self.missing_columns_ = [c for c, m in zip(self.kept_columns_, has_nan) if m]
         return self
@@ -113,26 +159,49 @@ class ContinousTransformer:
         _check_fitted(self, self.kept_columns_ is not None)
         return list(self.kept_columns_) + [f"{c}_missing" for c in self.missing_columns_]
 
+    def boolean_columns(self) -> list:
+        """The ``<col>_missing`` flags, which the output frame holds as booleans."""
+        _check_fitted(self, self.kept_columns_ is not None)
+        return [f"{c}_missing" for c in self.missing_columns_]
+
     def transform_into(self, df: pd.DataFrame, out: np.ndarray) -> None:
         """Write the output into ``out`` (rows x ``get_columns()``), avoiding temporary matrices."""
         _check_fitted(self, self.kept_columns_ is not None)
-        values = self._matrix(df, self.kept_columns_, at_fit=False)
+        values = self._preprocessed(self._matrix(df, self.kept_columns_, at_fit=False), df)
         k = len(self.kept_columns_)
         scaled = out[:, :k]
         nan = np.isnan(values)
-        if self.scaler is None:
+        if self.scaler == STANDARD and self.imputer == MEAN:  # the common case, in place
             np.subtract(values, self.means_, out=scaled)
             np.divide(scaled, self.scales_, out=scaled)
             scaled[nan] = 0.0  # imputing the mean, then scaling, gives exactly 0
         else:
-            scaled[:] = self.scaler_.transform(np.where(nan, self.means_, values))
+            scaled[:] = self._scale(self._impute(values, nan))
+        self._flag(nan, out[:, k:])
+
+    def _impute(self, values: np.ndarray, nan: np.ndarray) -> np.ndarray:
+        if self.imputer == MEAN:
+            return np.where(nan, self.means_, values)
+        if self.imputer is None:
+            return values
+        return np.asarray(self.imputer_.transform(values), dtype=np.float64)
+
+    def _scale(self, values: np.ndarray) -> np.ndarray:
+        if self.scaler == STANDARD:
+            return (values - self.means_) / self.scales_
+        if self.scaler is None:
+            return values
+        return self.scaler_.transform(values)
+
+    def _flag(self, nan: np.ndarray, flags: np.ndarray) -> None:
         has_nan = nan.any(axis=0)
         flagged = [self.kept_columns_.index(c) for c in self.missing_columns_]
-        out[:, k:] = nan[:, flagged]
+        flags[:] = nan[:, flagged]
         has_nan[flagged] = False
         if has_nan.any():
             names = [c for c, u in zip(self.kept_columns_, has_nan) if u]
-            logger.warning("ContinousTransformer: unexpected NaN in columns %r (none at fit); imputed with the fit mean", names)
+            logger.warning("ContinousTransformer: unexpected NaN in columns %r (none at fit)%s", names,
+                           "; imputed" if self.imputer is not None else "; left as NaN (imputer=None)")
 
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:
         return _transform_with(self, df)
@@ -141,7 +210,19 @@ class ContinousTransformer:
         return self.fit(df).transform(df)
 
     def __repr__(self) -> str:
-        return f"ContinousTransformer(columns={self.columns!r})"
+        options = {"scaler": (self.scaler, STANDARD), "imputer": (self.imputer, MEAN),
+                   "preprocessor": (self.preprocessor, None), "ignore_none_columns": (self.ignore_none_columns, True)}
+        changed = "".join(f", {k}={v!r}" for k, (v, default) in options.items() if v is not default and v != default)
+        return f"ContinousTransformer(columns={self.columns!r}{changed})"
+
+
+def _check_step(step: Any, default: str, argument: str, example: str) -> Any:
+    if step is None or (isinstance(step, str) and step == default):
+        return step
+    if isinstance(step, str) or not (hasattr(step, "fit") and hasattr(step, "transform")):
+        raise ConfigurationError(f"{argument} must be {default!r} (the default), None, or an object with fit and "
+                                 f"transform such as {example}, but got {step!r}")
+    return step
 
 
 ContinuousTransformer = ContinousTransformer  # the correct spelling, for new code
@@ -287,6 +368,10 @@ class DataFrameTransformer:
         _check_fitted(self, self.fitted_)
         return [c for t in self.transformers for c in _columns_of(t)]
 
+    def boolean_columns(self) -> list:
+        """The output columns that its transformers give as booleans (the missing flags)."""
+        return [c for t in self.transformers if hasattr(t, "boolean_columns") for c in t.boolean_columns()]
+
     def transform_into(self, df: pd.DataFrame, out: np.ndarray) -> None:
         _check_fitted(self, self.fitted_)
         start = 0
@@ -322,16 +407,30 @@ def _is_continuous(dtype: Any) -> bool:
 class DataFrameTransformerFactory:
     """An unfitted transformer that picks its column transformers from the dtypes seen at fit.
 
+    Float columns go to the continuous factory, columns with at least ``threshold`` distinct values
+    (when ``on_rich_category`` is set) to the rich-category factory, all others to the categorical
+    factory; the output is in that order. A factory is ``factory(columns) -> transformer``.
+    By default, continuous columns get ``ContinousTransformer`` and the others
+    ``CategoricalTransformer2(columns, max_values_per_category)``.
+
     Example:
         >>> tf = DataFrameTransformerFactory.default_factory()
         >>> tf.fit_transform(pd.DataFrame({'x': [1.0, 3.0], 'c': ['a', 'b']})).columns.tolist()
         ['x', 'c_a', 'c_b']
+        >>> tf = DataFrameTransformerFactory.default_factory().on_continuous(partial(ContinousTransformer, scaler=None))
     """
 
     def __init__(self, features: str | Iterable[str] | None = None, max_values_per_category: int = 25) -> None:
         self.features = None if features is None else _as_column_list(features, "features")
         CategoricalTransformer2([], max_values_per_category)  # validates the argument now, not at fit
         self.max_values_per_category = max_values_per_category
+        self.feature_filter: Optional[Callable] = None
+        self.feature_block_list: Optional[list] = None
+        self.continuous_factory: Optional[Callable] = ContinousTransformer
+        self.categorical_factory: Optional[Callable] = partial(CategoricalTransformer2,
+                                                               max_values_per_category=max_values_per_category)
+        self.categorical_rich_threshold: Optional[int] = None
+        self.categorical_rich_factory: Optional[Callable] = None
         self.transformer_: DataFrameTransformer | None = None
 
     @staticmethod
@@ -340,23 +439,75 @@ class DataFrameTransformerFactory:
         """Float columns are scaled (``ContinousTransformer``), all others one-hot encoded (``CategoricalTransformer2``)."""
         return DataFrameTransformerFactory(features, max_values_per_category)
 
-    def _feature_columns(self, df: pd.DataFrame) -> list:
-        if self.features is None:
-            return list(df.columns)
-        missing = [c for c in self.features if c not in df.columns]
-        if missing:
-            raise DataError(f"DataFrameTransformerFactory: features {missing!r} are not in the frame; available columns: {list(df.columns)}")
-        return list(self.features)
+    # -- the original's builder methods: each returns the factory --------------------------------
+    def with_filter(self, filter: Callable[[Any], bool]) -> "DataFrameTransformerFactory":
+        """Only columns for which ``filter(column_name)`` is true are features."""
+        self.feature_filter = _callable_or_none(filter, "with_filter", "a function of a column name")
+        return self
 
-    def fit(self, df: pd.DataFrame) -> "DataFrameTransformerFactory":
-        _check_frame(df, "DataFrameTransformerFactory.fit")
+    def with_feature_allow_list(self, allow_list: Iterable[str]) -> "DataFrameTransformerFactory":
+        """Only these columns are features (as ``features=``; a missing one is an error at fit)."""
+        self.features = _as_column_list(allow_list, "allow_list")
+        return self
+
+    def with_feature_block_list(self, block_list: Iterable[str]) -> "DataFrameTransformerFactory":
+        """These columns are never features."""
+        self.feature_block_list = _as_column_list(block_list, "block_list")
+        return self
+
+    def on_continuous(self, factory: Callable[[list], Any]) -> "DataFrameTransformerFactory":
+        """``factory(columns)`` makes the transformer of the float columns."""
+        self.continuous_factory = _callable_or_none(factory, "on_continuous", "factory(columns) -> transformer")
+        return self
+
+    def on_categorical(self, factory: Callable[[list], Any]) -> "DataFrameTransformerFactory":
+        """``factory(columns)`` makes the transformer of the other (non-float) columns."""
+        self.categorical_factory = _callable_or_none(factory, "on_categorical", "factory(columns) -> transformer")
+        return self
+
+    def on_rich_category(self, threshold: int, factory: Callable[[list], Any]) -> "DataFrameTransformerFactory":
+        """Non-float columns with at least ``threshold`` distinct values (a null counts) go to ``factory``."""
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Integral) or threshold < 1:
+            raise ConfigurationError(f"on_rich_category: threshold must be a positive int, but got {threshold!r}")
+        self.categorical_rich_threshold = int(threshold)
+        self.categorical_rich_factory = _callable_or_none(factory, "on_rich_category", "factory(columns) -> transformer")
+        return self
+
+    # -- fitting ---------------------------------------------------------------------------------
+    def _feature_columns(self, df: pd.DataFrame) -> list:
+        columns = list(df.columns)
+        if self.feature_filter is not None:
+            columns = [c for c in columns if self.feature_filter(c)]
+        if self.features is not None:
+            missing = [c for c in self.features if c not in df.columns]
+            if missing:
+                raise DataError(f"DataFrameTransformerFactory: features {missing!r} are not in the frame; available columns: {list(df.columns)}")
+            columns = [c for c in self.features if c in columns]
+        if self.feature_block_list is not None:
+            columns = [c for c in columns if c not in self.feature_block_list]
+        return columns
+
+    def _groups(self, df: pd.DataFrame) -> list:
+        """(what, factory, columns) for each non-empty group, in output order."""
         columns = self._feature_columns(df)
         continuous = [c for c in columns if _is_continuous(df[c].dtype)]
         categorical = [c for c in columns if not _is_continuous(df[c].dtype)]
-        self.transformer_ = DataFrameTransformer([
-            ContinousTransformer(continuous),
-            CategoricalTransformer2(categorical, self.max_values_per_category),
-        ]).fit(df)
+        rich = []
+        if self.categorical_rich_threshold is not None:
+            rich = [c for c in categorical if df[c].nunique(dropna=False) >= self.categorical_rich_threshold]
+            categorical = [c for c in categorical if c not in rich]
+        groups = [("continuous", self.continuous_factory, continuous, "on_continuous"),
+                  ("rich categorical", self.categorical_rich_factory, rich, "on_rich_category"),
+                  ("categorical", self.categorical_factory, categorical, "on_categorical")]
+        for what, factory, group, method in groups:
+            if group and factory is None:
+                raise ConfigurationError(f"DataFrameTransformerFactory: {what} columns {group!r} are present, but no "
+                                         f"factory is set for them: call .{method}(...) or drop them with .with_filter(...)")
+        return [(factory, group) for _, factory, group, _ in groups if group]
+
+    def fit(self, df: pd.DataFrame) -> "DataFrameTransformerFactory":
+        _check_frame(df, "DataFrameTransformerFactory.fit")
+        self.transformer_ = DataFrameTransformer([factory(group) for factory, group in self._groups(df)]).fit(df)
         return self
 
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -372,3 +523,9 @@ class DataFrameTransformerFactory:
 
     def __repr__(self) -> str:
         return f"DataFrameTransformerFactory(features={self.features!r}, max_values_per_category={self.max_values_per_category!r})"
+
+
+def _callable_or_none(value: Any, method: str, expected: str) -> Optional[Callable]:
+    if value is not None and not callable(value):
+        raise ConfigurationError(f"{method} expects {expected} or None, but got {value!r}")
+    return value

@@ -134,8 +134,8 @@ def test_continuous_imputes_mean_scales_and_flags_columns_with_nan():
     assert list(out.columns) == ["a", "b", "b_missing"]  # all-NaN 'z' is dropped
     assert out["a"].tolist() == pytest.approx(((df.a - 2.5) / df.a.std(ddof=0)).tolist())
     assert out.loc[1, "b"] == 0.0
-    assert out["b_missing"].tolist() == [0.0, 1.0, 0.0, 0.0]
-    assert out["b_missing"].dtype == np.float64  # never object, as the original's were
+    assert out["b_missing"].tolist() == [False, True, False, False]
+    assert out["b_missing"].dtype == np.bool_  # booleans as the original's, but numpy's, not objects
 
 
 def test_continuous_with_a_custom_scaler():
@@ -231,3 +231,121 @@ def test_large_frame_transforms_in_one_vectorized_pass():
     out = dft.DataFrameTransformerFactory.default_factory().fit_transform(df)
     assert out.shape == (20_000, 100)
     assert (out.sum(axis=1) == 4).all()
+
+
+# --- the original's options (its test_dft.py and test_transformer_factory.py) -------------------
+def fit_then(train, test, transformer):
+    """Fit on a column 'a' = ``train``, transform ``test``; 'a' as a list with None for NaN."""
+    transformer.fit(pd.DataFrame({"a": train}, dtype=float))
+    out = transformer.transform(pd.DataFrame({"a": test}, dtype=float))
+    return [None if np.isnan(v) else v for v in out["a"]]
+
+
+@pytest.mark.parametrize("options, expected", [
+    (dict(scaler=MinMaxScaler()), [0.0, 0.5]),
+    (dict(scaler=None), [1.0, 2.0]),
+    (dict(scaler=MinMaxScaler(), imputer=None), [0.0, None]),
+    (dict(scaler=None, imputer=None), [1.0, None]),
+])
+def test_continuous_scaler_and_imputer_options_as_the_original(options, expected):
+    assert fit_then([1, 2, 3], [1, None], ContinousTransformer(["a"], **options)) == expected
+
+
+def test_scaler_none_does_not_scale():
+    out = ContinousTransformer(["a"], scaler=None).fit_transform(pd.DataFrame({"a": [1.0, None]}))
+    assert out["a"].tolist() == [1.0, 1.0] and out["a_missing"].tolist() == [False, True]
+
+
+def square_root(frame):
+    return frame.pow(0.5)
+
+
+def test_preprocessor_runs_before_imputing_and_scaling():
+    transformer = ContinousTransformer(["a"], scaler=MinMaxScaler(), preprocessor=square_root)
+    assert fit_then([1, 4, 9], [4, None], transformer) == [0.5, 0.5]
+    assert pickle.loads(pickle.dumps(transformer)).transform(pd.DataFrame({"a": [9.0]}))["a"].tolist() == [1.0]
+
+
+def test_an_imputer_object_is_fitted_and_used():
+    from sklearn.impute import SimpleImputer
+    transformer = ContinousTransformer(["a"], scaler=None, imputer=SimpleImputer(strategy="median"))
+    assert fit_then([1, 2, 10], [None], transformer) == [2.0]
+
+
+def test_all_nan_columns_are_an_error_when_not_ignored():
+    df = pd.DataFrame({"a": [1.0, 2.0], "z": [np.nan, np.nan]})
+    assert ContinousTransformer(["a", "z"]).fit_transform(df).columns.tolist() == ["a"]
+    with pytest.raises(DataError, match=r"\['z'\] are all-NaN.*ignore_none_columns=True"):
+        ContinousTransformer(["a", "z"], ignore_none_columns=False).fit(df)
+
+
+def test_bad_scaler_imputer_or_preprocessor_is_named():
+    with pytest.raises(ConfigurationError, match=r"scaler must be 'standard'.*None.*MinMaxScaler\(\).*got 'minmax'"):
+        ContinousTransformer(["a"], scaler="minmax")
+    with pytest.raises(ConfigurationError, match=r"imputer must be 'mean'.*got 3"):
+        ContinousTransformer(["a"], imputer=3)
+    with pytest.raises(ConfigurationError, match=r"preprocessor must be a function"):
+        ContinousTransformer(["a"], preprocessor="log")
+
+
+def test_missing_flags_are_booleans_through_the_factory():
+    out = dft.DataFrameTransformerFactory.default_factory().fit_transform(pd.DataFrame({"f": [1.0, np.nan, 3.0]}))
+    assert out["f_missing"].dtype == np.bool_ and out["f_missing"].tolist() == [False, True, False]
+    assert out["f"].dtype == np.float64
+
+
+class Tagged:
+    """A stand-in column transformer that records which columns it was made for."""
+
+    def __init__(self, tag, columns):
+        self.tag, self.columns = tag, columns
+
+    def fit(self, df):
+        return self
+
+    def get_columns(self):
+        return self.columns
+
+    def transform(self, df):
+        return df[self.columns].astype(float)
+
+
+def test_builder_methods_route_columns_as_the_original():
+    df = pd.DataFrame({"a": np.arange(1000) * 1.1})
+    df["b"] = (df.a / 100).astype(int)   # 11 distinct values: categorical
+    df["c"] = (df.a / 10).astype(int)    # 110 distinct values: rich
+    df["x"] = df.a
+    factory = (dft.DataFrameTransformerFactory()
+               .with_filter(lambda column: column != "x")
+               .on_continuous(lambda columns: Tagged("cont", columns))
+               .on_categorical(lambda columns: Tagged("cat", columns))
+               .on_rich_category(12, lambda columns: Tagged("rcat", columns)))
+    transformers = factory.fit(df).transformer_.transformers
+    assert [(t.tag, t.columns) for t in transformers] == [("cont", ["a"]), ("rcat", ["c"]), ("cat", ["b"])]
+    assert factory.transform(df).columns.tolist() == ["a", "c", "b"]
+
+
+def test_customising_the_default_factory():
+    from functools import partial
+    df = pd.DataFrame({"f": [1.0, 3.0], "g": [2.0, 4.0], "k": ["u", "v"]})
+    factory = (dft.DataFrameTransformerFactory.default_factory()
+               .on_continuous(partial(ContinousTransformer, scaler=None))
+               .with_feature_block_list(["g"]))
+    out = factory.fit_transform(df)
+    assert out.columns.tolist() == ["f", "k_u", "k_v"] and out["f"].tolist() == [1.0, 3.0]
+    assert pickle.loads(pickle.dumps(factory)).transform(df).equals(out)
+
+
+def test_a_deep_copied_factory_refits_its_scaler_width():
+    factory = dft.DataFrameTransformerFactory().on_continuous(ContinousTransformer)
+    first = copy.deepcopy(factory).fit(pd.DataFrame({"a": np.arange(0, 1, 0.1)})).transformer_
+    second = copy.deepcopy(factory).fit(pd.DataFrame({"a": np.arange(0, 1, 0.1), "b": np.arange(0, 1, 0.1)})).transformer_
+    assert len(first.transformers[0].scales_) == 1 and len(second.transformers[0].scales_) == 2
+
+
+def test_a_column_group_without_a_factory_is_named():
+    factory = dft.DataFrameTransformerFactory().on_categorical(None)
+    with pytest.raises(ConfigurationError, match=r"categorical columns \['k'\] are present.*on_categorical"):
+        factory.fit(pd.DataFrame({"f": [1.0], "k": ["u"]}))
+    with pytest.raises(ConfigurationError, match="threshold must be a positive int"):
+        dft.DataFrameTransformerFactory().on_rich_category(0, Tagged)

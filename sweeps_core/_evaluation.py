@@ -7,7 +7,7 @@ names in ``columns`` when it names them.
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,13 @@ class StageTruth:
         self.labels = labels
         self.label_columns = list(labels.columns)
         self._true_matrix: Optional[np.ndarray] = None
+        self._derived: dict = {}
+
+    def derived(self, name: str, compute: Callable[[list], Any]) -> Any:
+        """``compute(label_columns)``, computed once per run (the labels do not change between reports)."""
+        if name not in self._derived:
+            self._derived[name] = compute(self.label_columns)
+        return self._derived[name]
 
     def __len__(self) -> int:
         return len(self.index_frame)

@@ -196,7 +196,7 @@ class MulticlassMetrics(Metric):
         columns = result.label_columns
         if len(columns) == 1:
             raise _one_column_error(columns)
-        chosen = [i for i, c in enumerate(columns) if str(c).startswith(TRUE_PREFIX[len("true_"):])]
+        chosen = result.truth.derived("label_positions", _label_positions)
         if not chosen:
             raise DataError(f"MulticlassMetrics needs columns named '{TRUE_PREFIX}<class>' (a label frame whose columns "
                             f"start with 'label_', e.g. one-hot of a column 'label'); available columns: {result.column_names()}")
@@ -225,6 +225,11 @@ class MulticlassMetrics(Metric):
 
     def __repr__(self) -> str:
         return f"MulticlassMetrics(add_accuracy={self.add_accuracy}, add_rating={self.add_rating}, recall_at={self.recall_at})"
+
+
+def _label_positions(columns: list) -> list:
+    """Positions of the label columns named ``label_<class>``."""
+    return [i for i, c in enumerate(columns) if str(c).startswith(TRUE_PREFIX[len("true_"):])]
 
 
 def _one_column_error(columns: list | None) -> DataError:

@@ -112,6 +112,8 @@ class TorchModelHandler:
     def mean_loss(losses: Sequence[Any]) -> float:
         import torch
 
+        if len(losses) == 1:  # the mean of one value is the value: skip stacking
+            return float(losses[0])
         return float(torch.stack(list(losses)).float().mean())  # one device sync per report, not per step
 
     def predict_values(self, batch: Any) -> np.ndarray:
@@ -171,12 +173,18 @@ class TorchModelHandler:
         if cached is None or not _same_key(cached[0], key):
             cached = (key, _stage_truths(stage_batches, self.label_frame))
             self._evaluation_truth = cached
+        import torch
+
+        if self.network.training:
+            self.network.eval()
         stages, start = [], 0
-        for truth, count in cached[1]:
-            batches = stage_batches[start:start + count]
-            start += count
-            values = [self.predict_values(batch) for _, batch in batches]
-            stages.append(StageResult(truth, values[0] if len(values) == 1 else np.concatenate(values)))
+        with torch.no_grad():
+            for truth, count in cached[1]:
+                outputs = [self.network(batch) for _, batch in stage_batches[start:start + count]]
+                start += count
+                output = outputs[0] if len(outputs) == 1 else torch.cat([o.reshape(len(o), -1) for o in outputs])
+                # one transfer per stage: on a GPU each .cpu() waits for the device
+                stages.append(StageResult(truth, output.float().cpu().numpy().reshape(len(truth), -1)))
         return Evaluation(stages)
 
     def __getstate__(self) -> dict:

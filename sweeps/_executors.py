@@ -224,8 +224,10 @@ class _Worker:
     def send(self, fn: Callable[[Any], Any], item: Any) -> None:
         import pickle
 
+        import cloudpickle  # functions of study files travel by value (see _registry)
+
         try:
-            self.conn.send_bytes(pickle.dumps((fn, item), protocol=pickle.HIGHEST_PROTOCOL))
+            self.conn.send_bytes(cloudpickle.dumps((fn, item), protocol=pickle.HIGHEST_PROTOCOL))
         except (BrokenPipeError, ConnectionResetError, EOFError):
             pass  # the worker is dead: receive() reports it
 
@@ -292,10 +294,12 @@ def _serve(conn: Any, parent: int, threads: Optional[int]) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     while True:
         try:
-            fn, item = pickle.loads(conn.recv_bytes())
+            message = conn.recv_bytes()
         except (EOFError, OSError):
             return
+        fn = item = None
         try:
+            fn, item = pickle.loads(message)
             if threads is not None:
                 torch = sys.modules.get("torch")
                 if torch is not None and torch.get_num_threads() != threads:

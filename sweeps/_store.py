@@ -416,7 +416,7 @@ def trial_value(result: TaskResult, metric: Optional[str], mode: Optional[str]) 
 
 
 def intermediate_values(result: TaskResult, metric: str) -> dict[int, float]:
-    """The metric per epoch (``iteration``), finite values only."""
+    """The metric per epoch (``iteration``); values that are not numbers are left out."""
     values = {}
     for position, row in enumerate(result.history):
         if metric in row:
@@ -425,8 +425,7 @@ def intermediate_values(result: TaskResult, metric: str) -> dict[int, float]:
                 step = int(row.get("iteration", position))
             except (TypeError, ValueError, OverflowError):
                 continue
-            if math.isfinite(value):
-                values[step] = value
+            values[step] = value
     return values
 
 

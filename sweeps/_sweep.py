@@ -382,7 +382,9 @@ def _unpicklable(argument: str, obj: Any) -> list:
         reason = "a lambda or a function defined inside another function"
     else:
         try:
-            pickle.dumps(obj)
+            import cloudpickle
+
+            cloudpickle.dumps(obj)
         except Exception as error:  # pickle raises several types; all mean the same here
             reason = f"not picklable ({type(error).__name__}: {error})"
     if reason is None:

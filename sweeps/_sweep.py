@@ -539,6 +539,10 @@ class _Driver:
     def _participate(self) -> None:
         self._data()
         executor = self.plan.executor
+        own = getattr(executor, "participate", None)
+        if own is not None:  # an executor that works the queue its own way (fused groups)
+            own(self.job, self._on_result)
+            return
         if executor.in_process:
             participate(self.job, 0, on_result=self._on_result)
             return

@@ -1,173 +1,503 @@
-"""Learning curves per task and leaderboard bars, drawn from a ``SweepResult`` (or its tidy frame).
+"""Learning curves and leaderboard bars that compare tasks by their params.
 
-matplotlib is imported inside the functions, so ``import sweeps`` does not pay for it. The
+A sweep's history is a tidy long frame (one row per task, epoch and metric), so a picture is a
+choice of roles: ``by`` makes one panel per value of a param, ``hue`` colours by another,
+``style`` draws a third as line dashes. seaborn gives the palettes and the look; matplotlib and
+seaborn are imported inside the functions, so ``import sweeps`` does not pay for them. The
 backend is matplotlib's choice (set ``MPLBACKEND=Agg`` on a machine without a display).
+
+    >>> result.plot_curves("accuracy_test", by="algorithm", hue="learning_rate",
+    ...                    style="network_size", baseline=1 / 3)          # doctest: +SKIP
+    >>> result.plot_leaderboard("accuracy_test", hue="algorithm")        # doctest: +SKIP
 """
 from __future__ import annotations
 
-import functools
+import difflib
 import math
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-from ._results import SweepResult, default_direction, split_key
+from ._errors import SweepsValueError
+from ._results import SweepResult, default_direction, param_columns, split_key
 
-# Beyond this many tasks, the best ones are drawn in colour and named, the rest in grey.
+# Metrics whose values lie in [0, 1] (matched on the metric's name without its split): their
+# axes stay within those bounds.
+BOUNDED = ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "roc_auc", "auc",
+           "average_precision", "jaccard")
+# Beyond this many tasks without a hue, the best ones are coloured and named, the rest grey.
 MAX_LABELLED = 20
+DASHES = ["-", "--", ":", "-."]
+MARKERS = ["o", "s", "^", "D", "v", "P"]
+PANEL = (4.6, 3.4)  # inches per panel
+MAX_COLUMNS = 3
 
 
-def _figure_axes(ax: Any, figsize: tuple) -> tuple[Any, Any]:
-    if ax is not None:
-        return ax.figure, ax
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=figsize)
-    return fig, ax
+# ----------------------------------------------------------------------------- roles
 
 
-def _save(fig: Any, path: Any) -> None:
-    if path is not None:
-        # 'tight' keeps a legend placed outside the axes inside the picture.
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+def default_roles(data: Any) -> dict:
+    """``by``, ``hue`` and ``style`` for a grid: panels for the param with the fewest values,
+    colours for the next, dashes for the third (params with one value are left out).
+
+    Example:
+        >>> default_roles(result)                                        # doctest: +SKIP
+        {'by': 'algorithm', 'hue': 'network_size', 'style': 'learning_rate'}
+    """
+    frame, columns = _frame_and_params(data)
+    params = _task_params(data, frame, columns)
+    counts = {key: len(_levels([p[column] for p in params.values()]))
+              for key, column in columns.items()}
+    swept = sorted((key for key in counts if counts[key] > 1), key=lambda key: counts[key])
+    roles = dict(zip(("by", "hue", "style"), swept))
+    if "style" in roles and counts[roles["style"]] > len(DASHES):
+        del roles["style"]  # more dashes than the eye tells apart
+    if len(roles) == 1:  # one swept param: colours read better than one panel per value
+        roles = {"hue": roles["by"]}
+    return roles
 
 
-def _curves_frame(data: Any, metric: Optional[str]) -> tuple[Any, str, str, str]:
+def _frame_and_params(data: Any) -> tuple[Any, dict]:
+    """(the tidy history frame, param key -> frame column) of a result or of a frame."""
+    if isinstance(data, SweepResult):
+        return data.history, param_columns(data.results)
+    reserved = {"name", "iteration", "split", "metric", "value"}
+    return data, {column: column for column in data.columns if column not in reserved}
+
+
+def _check_roles(columns: dict, **roles: Optional[str]) -> dict:
+    """role -> frame column; every unknown param named at once, with the valid ones."""
+    chosen, problems = {}, []
+    for role, key in roles.items():
+        if key is None:
+            continue
+        if key in columns:
+            chosen[role] = columns[key]
+            continue
+        close = difflib.get_close_matches(str(key), list(columns), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        problems.append(f"{role}={key!r} is not a param of this sweep.{hint}")
+    if problems:
+        raise SweepsValueError(" ".join(problems) + f" The params are {list(columns)!r}; "
+                               "pass one of them, or None.")
+    return chosen
+
+
+def _levels(series: Any) -> list:
+    """The distinct values of a param column in a readable order: numbers and tuples sorted,
+    anything else in first-seen order."""
+    seen: list = []
+    for value in series:
+        if not any(_same(value, other) for other in seen):
+            seen.append(value)
+    try:
+        return sorted(seen, key=_order_key)
+    except TypeError:
+        return seen
+
+
+def _order_key(value: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return (len(value), tuple(value))
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same kind: 1 and True and 1.0 are different params' values."""
+    a, b = _plain(a), _plain(b)
+    return type(a) is type(b) and a == b
+
+
+def _plain(value: Any) -> Any:
+    item = getattr(value, "item", None)  # a numpy scalar, as pandas hands out
+    return item() if callable(item) and getattr(value, "shape", None) == () else value
+
+
+def _label(value: Any) -> str:
+    return str(_plain(value))
+
+
+# ----------------------------------------------------------------------------- metric
+
+
+def _is_bounded(metric: str) -> bool:
+    return split_key(metric)[0] in BOUNDED
+
+
+def _metric_rows(data: Any, metric: Optional[str]) -> tuple[Any, str, str, str]:
     """(rows of one metric key, the key, the sweep's name, 'max'|'min') from a result or frame."""
     if isinstance(data, SweepResult):
         metric = data._check_metric(metric)
         frame, name = data.history, data.name
-        direction = data.direction if metric == data.metric and data.direction else None
+        mode = data._mode(metric, None)
     else:
-        frame, name, direction = data, "", None
         if metric is None:
-            raise ValueError("plot_curves of a frame needs metric=, e.g. 'accuracy_test'.")
+            raise SweepsValueError("plot_curves of a frame needs metric=, e.g. 'accuracy_test'.")
+        frame, name = data, ""
+        mode = "max" if default_direction(metric) == "maximize" else "min"
     base, split = split_key(metric)
     rows = frame[(frame["metric"] == base) & (frame["split"] == split)]
-    mode = "max" if (direction or default_direction(metric)) == "maximize" else "min"
     return rows, metric, name, mode
+
+
+def _check_baseline(baseline: Optional[float]) -> Optional[float]:
+    if baseline is None:
+        return None
+    try:
+        value = float(baseline)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value):
+        raise SweepsValueError(f"baseline={baseline!r} must be a finite number (the metric's "
+                               "chance level, e.g. 1/3 for accuracy on three balanced classes) "
+                               "or None.")
+    return value
+
+
+# ----------------------------------------------------------------------------- curves
 
 
 def plot_curves(
     data: Any,
     metric: Optional[str] = None,
     *,
+    by: Optional[str] = None,
+    hue: Optional[str] = None,
+    style: Optional[str] = None,
+    baseline: Optional[float] = None,
     ax: Any = None,
     path: Any = None,
-    figsize: tuple = (12, 6),
 ) -> Any:
-    """One line per task: ``metric`` over iterations, labelled by task name.
+    """Learning curves: ``metric`` per epoch, one line per task.
 
     Args:
         data: a ``SweepResult``, or its ``history`` frame (then ``metric`` is required).
         metric: a history key such as ``'accuracy_test'``; default: the sweep's metric.
-        ax: draw into these axes; default: a new figure of ``figsize``.
+        by: a param; one panel per value (panels share the y axis).
+        hue: a param whose values get distinct colours.
+        style: a param whose values get distinct dashes and markers.
+        baseline: a known reference level (chance, a previous model), drawn as a dotted line.
+        ax: draw into these axes (only without ``by``).
         path: also save the figure there as a PNG.
 
-    With more than ``MAX_LABELLED`` tasks, only the best ``MAX_LABELLED`` (by final value) are
-    coloured and in the legend; the others are thin grey lines.
+    Without ``by``, ``hue`` and ``style``, each task gets its own colour and its name in the
+    legend (the best ``MAX_LABELLED`` by their last value; others are thin grey lines). Tasks
+    whose curves coincide are drawn as one line with a halo per extra task and labelled
+    "n tasks". A bounded metric (accuracy, f1, ...) keeps its axis within [0, 1].
 
     Returns:
-        The matplotlib Axes.
-    """
-    rows, metric, name, mode = _curves_frame(data, metric)
-    failed = {r.name for r in data.results if not r.ok} if isinstance(data, SweepResult) else set()
-    fig, ax = _figure_axes(ax, figsize)
-    curves = {
-        task: group.sort_values("iteration") for task, group in rows.groupby("name", sort=False)
-    }
-    finals = {task: group["value"].iloc[-1] for task, group in curves.items()}
-    ranked = sorted(curves, key=functools.partial(_final_key, finals, mode))
-    labelled = set(ranked[:MAX_LABELLED])
-    # Past 10 lines the default colour cycle repeats: use the 20 colours of tab20 instead.
-    palette = None
-    if len(labelled) > 10:
-        import matplotlib
+        The Axes, or an array of Axes (one per panel) with ``by``.
 
-        palette = matplotlib.colormaps["tab20"].colors
-    for task in reversed(ranked):  # the best drawn last, on top
-        group = curves[task]
-        if task in labelled:
-            color = palette[ranked.index(task) % len(palette)] if palette else None
-            ax.plot(group["iteration"], group["value"], marker="." if len(group) < 30 else None,
-                    linewidth=1.6, color=color, linestyle="--" if task in failed else "-",
-                    label=f"{task} (failed)" if task in failed else task)
+    Example:
+        >>> result.plot_curves("accuracy_test", by="algorithm", hue="learning_rate",
+        ...                    path="curves.png")                        # doctest: +SKIP
+    """
+    rows, metric, name, mode = _metric_rows(data, metric)
+    _, columns = _frame_and_params(data)
+    roles = _check_roles(columns, by=by, hue=hue, style=style)
+    baseline = _check_baseline(baseline)
+    if ax is not None and "by" in roles:
+        raise SweepsValueError(f"by={by!r} draws one panel per value, so it cannot draw into "
+                               "the given ax=; pass ax=None (a new figure) or by=None.")
+    failed = {r.name for r in data.results if not r.ok} if isinstance(data, SweepResult) else set()
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import seaborn as sns
+
+    params = _task_params(data, rows, columns)
+    panels = _levels([params[t][roles["by"]] for t in params]) if "by" in roles else [None]
+    with sns.axes_style("whitegrid"):
+        if ax is None:
+            n_columns = min(MAX_COLUMNS, len(panels))
+            n_rows = math.ceil(len(panels) / n_columns)
+            fig, axes = plt.subplots(n_rows, n_columns, sharey=True, squeeze=False,
+                                     figsize=(PANEL[0] * n_columns + 2.2, PANEL[1] * n_rows + 0.6))
+            axes = axes.ravel()
         else:
-            ax.plot(group["iteration"], group["value"], color="0.7", linewidth=0.8, alpha=0.6)
-    ax.set_xlabel("iteration")
+            fig, axes = ax.figure, np.array([ax])
+    looks, legend = _looks(rows, params, roles, mode)
+    for panel_ax, value in zip(axes, panels):
+        part = rows if value is None else rows[[_same(params[t][roles["by"]], value)
+                                                for t in rows["name"]]]
+        _draw_panel(panel_ax, part, looks, failed)
+        if value is not None:
+            panel_ax.set_title(f"{by} = {_label(value)}", fontsize="medium")
+        _axis_style(panel_ax, metric, baseline, rows)
+    for extra in axes[len(panels):]:
+        extra.set_visible(False)
+    legend_ax = axes[min(len(panels), MAX_COLUMNS) - 1]
+    _legend(legend_ax, legend, failed & set(rows["name"]), baseline, mode)
+    title = f"{metric} per epoch"
+    if ax is None:
+        fig.suptitle(f"{name}: {title}" if name else title)
+        fig.tight_layout()
+    else:
+        ax.set_title(f"{name}: {title}" if name else title)
+    _save(fig, path)
+    return axes[: len(panels)] if "by" in roles else axes[0]
+
+
+def _task_params(data: Any, rows: Any, columns: dict) -> dict:
+    """task name -> {frame column: the param's value as the user wrote it} (a frame turns 1
+    into 1.0 in a column of floats; the result keeps the 1)."""
+    if isinstance(data, SweepResult):
+        return {r.name: {column: r.params.get(key) for key, column in columns.items()}
+                for r in data.results}
+    first = rows.drop_duplicates("name")
+    return {row["name"]: {column: row[column] for column in columns.values()}
+            for _, row in first.iterrows()}
+
+
+def _looks(rows: Any, params: dict, roles: dict, mode: str) -> tuple[dict, list]:
+    """task name -> line properties, and the legend's (title, [(label, properties)]) sections."""
+    import seaborn as sns
+
+    tasks = list(dict.fromkeys(rows["name"]))
+    legend: list = []
+    looks = {task: {"color": "0.25", "linestyle": "-", "marker": None} for task in tasks}
+    if "hue" not in roles and "style" not in roles:
+        return _looks_by_name(rows, tasks, mode)
+    if "hue" in roles:
+        levels = _levels([params[task][roles["hue"]] for task in tasks])
+        palette = sns.color_palette("deep" if len(levels) <= 10 else "husl", len(levels))
+        for task in tasks:
+            looks[task]["color"] = palette[_index(levels, params[task][roles["hue"]])]
+        legend.append((roles["hue"], [(_label(v), {"color": c, "linestyle": "-"})
+                                      for v, c in zip(levels, palette)]))
+    if "style" in roles:
+        levels = _levels([params[task][roles["style"]] for task in tasks])
+        for task in tasks:
+            k = _index(levels, params[task][roles["style"]])
+            looks[task]["linestyle"] = DASHES[k % len(DASHES)]
+            looks[task]["marker"] = MARKERS[k % len(MARKERS)]
+        legend.append((roles["style"], [(_label(v), {"color": "0.3",
+                                                     "linestyle": DASHES[k % len(DASHES)],
+                                                     "marker": MARKERS[k % len(MARKERS)]})
+                                        for k, v in enumerate(levels)]))
+    return looks, legend
+
+
+def _looks_by_name(rows: Any, tasks: list, mode: str) -> tuple[dict, list]:
+    import seaborn as sns
+
+    finals = {task: group.sort_values("iteration")["value"].iloc[-1]
+              for task, group in rows.groupby("name", sort=False)}
+    ranked = sorted(tasks, key=lambda task: _sort_key(finals.get(task, math.nan), mode))
+    labelled = ranked[:MAX_LABELLED]
+    palette = sns.color_palette("deep" if len(labelled) <= 10 else "husl", len(labelled))
+    looks = {task: {"color": "0.75", "linestyle": "-", "marker": None, "linewidth": 0.8}
+             for task in tasks}
+    for task, color in zip(labelled, palette):
+        looks[task] = {"color": color, "linestyle": "-", "marker": None}
+    title = "task" + (f" (best {len(labelled)} of {len(tasks)})" if len(tasks) > len(labelled)
+                      else "")
+    return looks, [(title, [(task, looks[task]) for task in labelled])]
+
+
+def _index(levels: list, value: Any) -> int:
+    return next(k for k, level in enumerate(levels) if _same(level, value))
+
+
+def _draw_panel(ax: Any, part: Any, looks: dict, failed: set) -> None:
+    """Each task's line; tasks with the same curve drawn once, with a wider halo per extra task
+    underneath, so that none hides another."""
+    curves: dict = {}
+    for task, group in part.groupby("name", sort=False):
+        group = group.sort_values("iteration")
+        key = (tuple(group["iteration"]), tuple(round(v, 9) for v in group["value"]))
+        curves.setdefault(key, []).append((task, group))
+    for members in curves.values():
+        n = len(members)
+        for depth, (task, group) in enumerate(reversed(members)):  # the first task on top
+            look = looks[task]
+            halo = n - 1 - depth  # 0 for the line on top
+            width = look.get("linewidth", 1.6) + 2.6 * halo
+            markevery = max(1, len(group) // 8)
+            ax.plot(group["iteration"], group["value"], color=look["color"],
+                    linestyle=look["linestyle"] if halo == 0 else "-",
+                    marker=look["marker"] if halo == 0 else None, markevery=markevery,
+                    markersize=4, linewidth=width, alpha=1.0 if halo == 0 else 0.45,
+                    zorder=3 + n - halo, solid_capstyle="round")
+            if task in failed:  # where a failed task stopped
+                ax.plot(group["iteration"].iloc[-1:], group["value"].iloc[-1:], marker="x",
+                        color="crimson", markersize=8, linestyle="", zorder=10)
+        if n > 1:
+            _, group = members[0]
+            ax.annotate(f"{n} tasks", (group["iteration"].iloc[-1], group["value"].iloc[-1]),
+                        xytext=(-4, 6), textcoords="offset points", ha="right",
+                        fontsize="x-small", color="0.2", zorder=12)
+
+
+def _axis_style(ax: Any, metric: str, baseline: Optional[float], rows: Any) -> None:
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole epochs
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
     ax.set_ylabel(metric)
-    shown = f" (best {len(labelled)} of {len(curves)} named)" if len(curves) > len(labelled) else ""
-    ax.set_title(f"{name}: {metric} per iteration{shown}" if name else f"{metric} per iteration")
-    ax.grid(True, alpha=0.3)
-    if labelled:
-        handles, labels = ax.get_legend_handles_labels()
-        positions = {task: position for position, task in enumerate(ranked)}
-        order = sorted(range(len(labels)), key=[positions[label.split(" (")[0]] for label in labels].__getitem__)
-        ax.legend([handles[i] for i in order], [labels[i] for i in order],
-                  loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small",
-                  title=f"task ({'higher' if mode == 'max' else 'lower'} is better)",
-                  title_fontsize="small", frameon=False)
-    fig.tight_layout()
-    _save(fig, path)
-    return ax
+    if baseline is not None:
+        ax.axhline(baseline, color="0.35", linestyle=(0, (1, 2)), linewidth=1.2, zorder=2)
+    if _is_bounded(metric):
+        ax.set_ylim(-0.02, 1.02)
+
+
+def _legend(ax: Any, sections: list, failed: set, baseline: Optional[float], mode: str) -> None:
+    from matplotlib.lines import Line2D
+
+    handles, labels = [], []
+    for title, entries in sections:
+        handles.append(Line2D([], [], linestyle=""))
+        labels.append(title)
+        for label, look in entries:
+            handles.append(Line2D([], [], color=look.get("color", "0.3"),
+                                  linestyle=look.get("linestyle", "-"),
+                                  marker=look.get("marker"), markersize=4, linewidth=1.6))
+            labels.append(label)
+    if failed:
+        handles.append(Line2D([], [], color="crimson", marker="x", linestyle=""))
+        labels.append("failed here")
+    if baseline is not None:
+        handles.append(Line2D([], [], color="0.35", linestyle=(0, (1, 2))))
+        labels.append(f"baseline {baseline:.3g}")
+    if not handles:
+        return
+    legend = ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                       fontsize="small", frameon=False,
+                       title=f"{'higher' if mode == 'max' else 'lower'} is better",
+                       title_fontsize="small")
+    titles = {title for title, _ in sections}
+    for text in legend.get_texts():
+        if text.get_text() in titles:
+            text.set_fontweight("bold")
+
+
+# ----------------------------------------------------------------------------- leaderboard
 
 
 def plot_leaderboard(
     data: SweepResult,
     metric: Optional[str] = None,
     *,
+    hue: Optional[str] = None,
+    baseline: Optional[float] = None,
     ax: Any = None,
     path: Any = None,
     at: str = "last",
     top: Optional[int] = 40,
 ) -> Any:
-    """Horizontal bars of ``metric`` per complete task, best at the top, labelled by name.
+    """Horizontal bars of ``metric`` per complete task, best at the top, labelled by rank and name.
 
     Args:
         data: a ``SweepResult``.
         metric: a history key; default: the sweep's metric.
+        hue: a param whose values colour the bars.
+        baseline: a known reference level, drawn as a dotted line.
         at: ``'last'`` (final epoch) or ``'best'`` (best epoch), as in ``leaderboard``.
         top: show only the best ``top`` tasks (None: all).
         path: also save the figure there as a PNG.
+
+    Tasks with the same value share a rank (``6=``) and a shaded band. A bounded metric
+    (accuracy, f1, ...) keeps its axis within [0, 1].
 
     Returns:
         The matplotlib Axes.
     """
     board = data.leaderboard(metric, at=at)
     metric = metric or data.metric
+    columns = param_columns(data.results)
+    roles = _check_roles(columns, hue=hue)
+    baseline = _check_baseline(baseline)
     total = len(board)
     if top is not None:
         board = board.head(top)
-    height = max(2.5, 0.32 * len(board) + 1.2)
-    fig, ax = _figure_axes(ax, (10, height))
-    values = board[metric].fillna(0.0).to_numpy()
-    positions = range(len(board))[::-1]  # the best at the top
-    bars = ax.barh(list(positions), values, color="tab:blue", alpha=0.8)
-    ax.set_yticks(list(positions))
-    ax.set_yticklabels(board["name"].tolist(), fontsize="small")
-    for bar, value in zip(bars, board[metric].to_numpy()):
-        label = "nan" if math.isnan(value) else f"{value:.4g}"
-        ax.annotate(label, (bar.get_width(), bar.get_y() + bar.get_height() / 2),
-                    xytext=(3, 0), textcoords="offset points", va="center", fontsize="small")
-    finite = [v for v in values if math.isfinite(v)]
-    if finite and min(finite) > 0:
-        # Zoom in on the differences: close scores would otherwise look identical.
-        low, high = min(finite), max(finite)
-        span = (high - low) or abs(high) or 1.0
-        ax.set_xlim(max(0.0, low - 0.5 * span), high + 0.25 * span)
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    with sns.axes_style("whitegrid"):
+        if ax is None:
+            _, ax = plt.subplots(figsize=(9, max(2.5, 0.3 * len(board) + 1.3)))
+    fig = ax.figure
+    params = _task_params(data, board, columns)
+    colors, legend = _bar_colors([params[task] for task in board["name"]], roles.get("hue"))
+    values = board[metric].to_numpy()
+    positions = list(range(len(board)))[::-1]  # the best at the top
+    bars = ax.barh(positions, [0.0 if math.isnan(v) else v for v in values], color=colors,
+                   height=0.72, zorder=3)
+    ax.set_yticks(positions)
+    ax.set_yticklabels(_rank_labels(board), fontsize="small", family="monospace")
+    _shade_ties(ax, board, positions)
+    for bar, value in zip(bars, values):
+        ax.annotate("nan" if math.isnan(value) else f"{value:.4g}",
+                    (bar.get_width(), bar.get_y() + bar.get_height() / 2), xytext=(3, 0),
+                    textcoords="offset points", va="center", fontsize="x-small", zorder=4)
+    _value_axis(ax, metric, values, baseline)
     better = "higher" if data._mode(metric, None) == "max" else "lower"
     ax.set_xlabel(f"{metric} at the {at} epoch ({better} is better)")
+    ax.set_ylim(-0.6, len(board) - 0.4)
     shown = f", best {len(board)} of {total}" if total > len(board) else ""
     ax.set_title(f"{data.name}: leaderboard by {metric}{shown}")
-    ax.grid(True, axis="x", alpha=0.3)
+    ax.grid(False, axis="y")
+    if baseline is not None:
+        from matplotlib.lines import Line2D
+
+        legend = legend + [Line2D([], [], color="0.35", linestyle=(0, (1, 2)),
+                                  label=f"baseline {baseline:.3g}")]
+    if legend:
+        ax.legend(handles=legend, title=hue, loc="upper left", bbox_to_anchor=(1.08, 1.0),
+                  fontsize="small", title_fontsize="small", frameon=False)
     fig.tight_layout()
     _save(fig, path)
     return ax
 
 
-def _final_key(finals: dict, mode: str, task: str):
-    return _sort_key(finals[task], mode)
+def _bar_colors(params: list, column: Optional[str]) -> tuple[list, list]:
+    import seaborn as sns
+    from matplotlib.patches import Patch
+
+    if column is None:
+        return [sns.color_palette("deep")[0]] * len(params), []
+    values = [p[column] for p in params]
+    levels = _levels(values)
+    palette = sns.color_palette("deep" if len(levels) <= 10 else "husl", len(levels))
+    colors = [palette[_index(levels, value)] for value in values]
+    return colors, [Patch(color=c, label=_label(v)) for v, c in zip(levels, palette)]
+
+
+def _rank_labels(board: Any) -> list[str]:
+    counts = board["rank"].value_counts()
+    width = len(str(board["rank"].max())) + 1
+    return [f"{str(rank) + ('=' if counts[rank] > 1 else ''):>{width}} {name}"
+            for rank, name in zip(board["rank"], board["name"])]
+
+
+def _shade_ties(ax: Any, board: Any, positions: Sequence[int]) -> None:
+    """A light band behind each group of tied tasks."""
+    by_rank: dict = {}
+    for rank, position in zip(board["rank"], positions):
+        by_rank.setdefault(rank, []).append(position)
+    for members in by_rank.values():
+        if len(members) > 1:
+            ax.axhspan(min(members) - 0.45, max(members) + 0.45, color="0.9", zorder=1,
+                       linewidth=0)
+
+
+def _value_axis(ax: Any, metric: str, values: Any, baseline: Optional[float]) -> None:
+    finite = [float(v) for v in values if math.isfinite(v)]
+    if baseline is not None:
+        ax.axvline(baseline, color="0.35", linestyle=(0, (1, 2)), linewidth=1.2, zorder=5,
+                   label=f"baseline {baseline:.3g}")
+    if _is_bounded(metric):
+        ax.set_xlim(0.0, 1.0)
+    elif finite:
+        low, high = min(finite + [0.0]), max(finite + [0.0])
+        span = (high - low) or 1.0
+        ax.set_xlim(low - 0.02 * span, high + 0.12 * span)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _save(fig: Any, path: Any) -> None:
+    if path is not None:
+        # 'tight' keeps a legend placed outside the axes inside the picture.
+        fig.savefig(path, dpi=110, bbox_inches="tight")
 
 
 def _sort_key(value: float, mode: str) -> tuple:

@@ -265,28 +265,42 @@ class SweepResult:
         self,
         metric: Optional[str] = None,
         *,
+        by: Optional[str] = None,
+        hue: Optional[str] = None,
+        style: Optional[str] = None,
+        baseline: Optional[float] = None,
         ax: Any = None,
         path: Any = None,
-        figsize: tuple = (12, 6),
     ) -> Any:
-        """One line per task over iterations; see ``sweeps._plots.plot_curves``."""
+        """Learning curves per epoch: panels ``by`` a param, colours by ``hue``, dashes by
+        ``style``; see ``sweeps._plots.plot_curves``.
+
+        Example:
+            >>> result.plot_curves("accuracy_test", by="algorithm", hue="learning_rate",
+            ...                    baseline=1 / 3, path="curves.png")    # doctest: +SKIP
+        """
         from ._plots import plot_curves
 
-        return plot_curves(self, metric, ax=ax, path=path, figsize=figsize)
+        return plot_curves(self, metric, by=by, hue=hue, style=style, baseline=baseline, ax=ax,
+                           path=path)
 
     def plot_leaderboard(
         self,
         metric: Optional[str] = None,
         *,
+        hue: Optional[str] = None,
+        baseline: Optional[float] = None,
         ax: Any = None,
         path: Any = None,
         at: str = "last",
         top: Optional[int] = 40,
     ) -> Any:
-        """Horizontal bars, best on top; see ``sweeps._plots.plot_leaderboard``."""
+        """Horizontal bars, best on top, ties shared, coloured by ``hue``; see
+        ``sweeps._plots.plot_leaderboard``."""
         from ._plots import plot_leaderboard
 
-        return plot_leaderboard(self, metric, ax=ax, path=path, at=at, top=top)
+        return plot_leaderboard(self, metric, hue=hue, baseline=baseline, ax=ax, path=path,
+                                at=at, top=top)
 
     # ----------------------------------------------------------------------------- dunder
     def __len__(self) -> int:

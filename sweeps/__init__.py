@@ -16,6 +16,7 @@ from ._errors import (
     UnknownSweepError,
 )
 from ._executors import EXECUTORS, Executor, register_executor
+from ._fused import FusedExecutor  # registers executor='fused'
 from ._registry import get_study, list_studies, load_study_file, register
 from ._results import SweepResult
 from ._spec import TaskResult, TaskSpec

@@ -47,6 +47,10 @@ class NotFusible(SweepsCoreError, ValueError):
     """A task that the fused path cannot train; the message says which property stops it."""
 
 
+class NotATorchTask(NotFusible):
+    """The task is not a sweeps_core torch task at all (no option of it would make it fuse)."""
+
+
 # ----------------------------------------------------------------------------- preparation
 
 
@@ -85,7 +89,7 @@ def _check_task(task: Any) -> None:
     from ._torch_task import TorchModelHandler
 
     if not isinstance(task, BatchedTrainingTask):
-        raise NotFusible(f"the task is a {type(task).__name__}, not a sweeps_core BatchedTrainingTask")
+        raise NotATorchTask(f"the task is a {type(task).__name__}, not a sweeps_core BatchedTrainingTask")
     for name in _LOOP_METHODS:
         if getattr(type(task), name) is not getattr(BatchedTrainingTask, name):
             raise NotFusible(f"{type(task).__name__} overrides {name}(), which the fused loop replaces")
@@ -101,7 +105,7 @@ def _check_task(task: Any) -> None:
         raise NotFusible("the task has artificiers, which change each report's frame")
     handler = getattr(task, "model_handler", None)
     if handler is not None and type(handler) is not TorchModelHandler:
-        raise NotFusible(f"model_handler is a {type(handler).__name__}, not a TorchModelHandler")
+        raise NotATorchTask(f"model_handler is a {type(handler).__name__}, not a TorchModelHandler")
 
 
 def _prepare_shared(task: Any, data: Any, seed: Optional[int], cache: dict) -> None:
@@ -117,7 +121,7 @@ def _prepare_shared(task: Any, data: Any, seed: Optional[int], cache: dict) -> N
     task._seed_everything()  # again: initialize_task may have set the seed
     task._check_ready()
     if type(task.model_handler) is not TorchModelHandler:
-        raise NotFusible(f"model_handler is a {type(task.model_handler).__name__}, not a TorchModelHandler")
+        raise NotATorchTask(f"model_handler is a {type(task.model_handler).__name__}, not a TorchModelHandler")
     if task.artificiers:
         raise NotFusible("the task has artificiers, which change each report's frame")
     task.settings.check()

@@ -17,28 +17,49 @@ def ab_frame():
     return pd.DataFrame({"a": ["A"] * 10000 + ["B"] * 100})
 
 
+def _per_class(split, labels):
+    """{split: {class: rows}} for every split and class, zeros included."""
+    table = pd.crosstab(split, labels)
+    return {part: {label: int(count) for label, count in row.items()}
+            for part, row in table.to_dict("index").items()}
+
+
 def test_fractions_and_stratification(ab_frame):
-    # The original library's test: (0.3 test, 0.2 display) on 10000 'A' + 100 'B'.
+    # The original library's test: (0.3 test, 0.2 display) on 10000 'A' + 100 'B'; every split
+    # keeps the 1% of B rows, the display split too.
     split = train_display_test_split(ab_frame, 0.3, 0.2, "a", random_state=1)
-    shares = split.value_counts(normalize=True)
-    assert shares["train"] == pytest.approx(0.5, abs=0.005)
-    assert shares["display"] == pytest.approx(0.2, abs=0.005)
-    assert shares["test"] == pytest.approx(0.3, abs=0.005)
-    test_rows = ab_frame.loc[split == "test", "a"]
-    assert (test_rows == "A").mean() == pytest.approx(0.99, abs=0.005)
+    assert _per_class(split, ab_frame["a"]) == {
+        "train": {"A": 4999, "B": 50}, "display": {"A": 2001, "B": 20}, "test": {"A": 3000, "B": 30}}
 
 
 def test_breast_cancer_sizes_of_the_walkthrough():
     df = pd.DataFrame({"label": datasets.load_breast_cancer()["target"]})
-    assert _counts(train_display_test_split(df, 0.2, 0.2, "label")) == {"train": 341, "display": 114, "test": 114}
+    expected = {"train": {0: 127, 1: 214}, "display": {0: 43, 1: 71}, "test": {0: 42, 1: 72}}
+    for random_state in (None, 0, 1):  # the counts of a stratified split do not depend on the seed
+        split = train_display_test_split(df, 0.2, 0.2, "label", random_state=random_state)
+        assert _per_class(split, df["label"]) == expected
+        assert _counts(split) == {"train": 341, "display": 114, "test": 114}
 
 
-def test_iris_sizes_and_stratification():
+@pytest.mark.parametrize("random_state", [None, 0, 3])
+def test_iris_every_split_holds_each_class_equally(random_state):
     ds = datasets.load_iris()
     df = pd.DataFrame({"label": ds["target_names"][ds["target"]]})
-    split = train_display_test_split(df, 0.2, 0.2, "label", random_state=3)
+    split = train_display_test_split(df, 0.2, 0.2, "label", random_state=random_state)
+    assert _per_class(split, df["label"]) == {
+        "train": {"setosa": 30, "versicolor": 30, "virginica": 30},
+        "display": {"setosa": 10, "versicolor": 10, "virginica": 10},
+        "test": {"setosa": 10, "versicolor": 10, "virginica": 10},
+    }
+
+
+def test_without_stratify_column_the_classes_are_not_balanced():
+    # the same iris rows, unstratified: the classes spread by chance (this seed shows it)
+    ds = datasets.load_iris()
+    df = pd.DataFrame({"label": ds["target_names"][ds["target"]]})
+    split = train_display_test_split(df, 0.2, 0.2, random_state=0)
     assert _counts(split) == {"train": 90, "display": 30, "test": 30}
-    assert df.loc[split == "test", "label"].value_counts().tolist() == [10, 10, 10]
+    assert _per_class(split, df["label"])["display"] == {"setosa": 8, "versicolor": 9, "virginica": 13}
 
 
 def test_result_is_a_series_on_the_frame_index():

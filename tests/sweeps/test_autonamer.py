@@ -195,7 +195,10 @@ def test_names_differ_even_ignoring_case():
     got = names(accept_anything, algorithm=["Adam", "adam"])
     assert len({name.lower() for name in got}) == 2
     assert all(re.fullmatch(r"A[Aa]dam-[0-9a-f]{8}", name) for name in got)
-    assert names(accept_anything, lr=[1], LR=[2]) != ["L1", "L2"]
+    # 'lr' and 'LR' differ only in case: each abbreviation becomes the key and a digest letter
+    assert names(accept_anything, lr=[1], LR=[2]) == ["lr11-LR72"]
+    got = names(accept_anything, lr=[1, 3], LR=[2, 4])
+    assert got == ["lr11-LR72", "lr11-LR74", "lr13-LR72", "lr13-LR74"]
 
 
 def test_values_no_spelling_tells_apart_still_get_unique_names():
@@ -373,9 +376,11 @@ def test_names_are_unique_safe_deterministic_and_complete(grid, prefix):
     assert all(SAFE_NAME.match(name) for name in got), got
     assert [spec.name for spec in namer.specs(**grid)] == got
     points = list(itertools.product(*grid.values()))
-    assert all(spec.swept == tuple(grid) and list(spec.params) == list(grid) for spec in specs)
-    assert all(all(spec.params[key] is value for key, value in zip(grid, point))
-               for spec, point in zip(specs, points))
+    assert len(points) == len(specs) >= 1  # so that the zip below compares every spec
+    for spec, point in zip(specs, points):
+        assert spec.swept == tuple(grid) and list(spec.params) == list(grid)
+        assert len(point) == len(grid) >= 1
+        assert all(spec.params[key] is value for key, value in zip(grid, point))
 
 
 def test_a_set_is_refused_with_the_list_to_use():

@@ -1,5 +1,6 @@
 """Executors: the registry, the shared map contract, n_jobs, threads per worker."""
 import itertools
+import os
 
 import pytest
 
@@ -163,9 +164,19 @@ def test_workers_run_one_thread_by_default():
 
 
 @pytest.mark.slow
-def test_closing_cancels_pending_items():
-    executor = ProcessExecutor(n_jobs=1)
-    outputs = executor.map(toys.sleep_then, [0.0] + [5.0] * 20)
-    assert next(iter(outputs)) == 0.0
-    executor.close()  # would wait 100 s if the pending items still ran
+def test_closing_cancels_pending_items(tmp_path):
+    from tests.sweeps.pinned_tasks import block
+
+    # two workers: item 0 returns once item 1 runs in the other worker; items 1.. never return
+    executor = ProcessExecutor(n_jobs=2)
+    outputs = executor.map(block, [(str(tmp_path), number) for number in range(6)])
+    assert next(iter(outputs)) == 0
+    (started,) = tmp_path.glob("*-started")
+    pid, number, _ = started.name.split("-")
+    assert number == "1"
+    executor.close()  # kills the worker still running item 1; items 2.. are never sent
     assert list(itertools.islice(outputs, 1)) == []
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid), 0)
+    assert [path.name for path in tmp_path.glob("*-started")] == [started.name]
+    assert sorted(executor.map(toys.square, [1, 2, 3])) == [1, 4, 9]  # the pool works on

@@ -178,10 +178,16 @@ def test_sequential_calls_the_loader_once(store):
 
 
 @pytest.mark.slow
-def test_the_loader_runs_once_in_the_driver_and_every_worker_gets_its_data(store):
+def test_the_loader_runs_once_in_the_driver_and_every_worker_gets_its_data(store, tmp_path):
+    from tests.sweeps import pinned_tasks
+
     before = len(toys.LOADS)
-    result = sweep(toys.create_task, dict(x=list(range(8))), data=toys.load_random_offset,
-                   store=store, n_jobs=2, progress=False)
+    # each worker's first task waits until the other worker has started one: both work, even
+    # when one worker alone could take every task of a cold pool
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    result = sweep(pinned_tasks.create_meeting_task, dict(x=list(range(8)), folder=str(meeting)),
+                   data=toys.load_random_offset, store=store, n_jobs=2, progress=False)
     assert toys.LOADS[before:] == [os.getpid()]
     assert len({r.metrics["pid"] for r in result}) == 2
     # a loader with randomness (like the walkthrough's unseeded split) still gives every task,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import collections
+import contextlib
 import dataclasses
 import difflib
 import os
@@ -215,7 +216,8 @@ class _Worker:
         self.threads = threads
         self.process = context.Process(target=_serve, args=(child, os.getpid(), threads),
                                        name="sweeps-worker", daemon=True)
-        self.process.start()
+        with _main_not_imported():
+            self.process.start()
         child.close()
 
     def alive(self) -> bool:
@@ -248,6 +250,32 @@ class _Worker:
             self.process.kill()
         self.process.join(5)
         self.conn.close()
+
+
+@contextlib.contextmanager
+def _main_not_imported() -> Iterator[None]:
+    """Start a worker without running the user's main script in it.
+
+    multiprocessing's spawn re-imports ``__main__`` in each worker: a script without an
+    ``if __name__ == '__main__':`` guard would start its sweep again in every worker, and a
+    script read from stdin cannot be imported at all. Items travel through cloudpickle, which
+    sends functions and classes of ``__main__`` by value, so workers do not need it.
+    """
+    main = sys.modules.get("__main__")
+    missing = object()
+    saved_file = getattr(main, "__file__", missing)
+    saved_spec = getattr(main, "__spec__", missing)
+    try:
+        if saved_file is not missing:
+            del main.__file__
+        if saved_spec is not missing:
+            main.__spec__ = None
+        yield
+    finally:
+        if saved_file is not missing:
+            main.__file__ = saved_file
+        if saved_spec is not missing:
+            main.__spec__ = saved_spec
 
 
 class _Pool:

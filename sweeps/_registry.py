@@ -62,18 +62,18 @@ def register(
         {'x': [1, 2]}
     """
     if not isinstance(name, str) or not name:
-        raise SweepsValueError(f"name={name!r} must be a non-empty str, e.g. register('iris', ...)")
+        raise SweepsValueError(f"name={name!r} must be a non-empty str, e.g. register('iris', ...).")
     if grid is not None and not (isinstance(grid, dict) and all(isinstance(k, str) for k in grid)):
         raise SweepsValueError(
             f"grid={grid!r} must be a dict from create_task's argument names to lists of "
-            "values, e.g. grid=dict(learning_rate=[0.1, 0.3])"
+            "values, e.g. grid=dict(learning_rate=[0.1, 0.3])."
         )
     if create_task is None:
         return functools.partial(register, name, grid=grid, data=data)
     if not callable(create_task):
         raise SweepsTypeError(
             f"create_task={create_task!r} is not callable; register a function that builds "
-            "one task from keyword arguments"
+            "one task from keyword arguments."
         )
     _STUDIES[name] = Study(name, create_task, dict(grid or {}), data)
     return create_task
@@ -87,7 +87,7 @@ def get_study(name: str) -> Study:
         UnknownStudyError: none of those exists; the message suggests close names.
     """
     if not isinstance(name, str):
-        raise SweepsTypeError(f"study name {name!r} must be a str")
+        raise SweepsTypeError(f"study name {name!r} must be a str, e.g. 'iris' or 'path/to/study.py'.")
     if name in _STUDIES:
         return _STUDIES[name]
     if _is_path(name):
@@ -96,11 +96,11 @@ def get_study(name: str) -> Study:
         return _STUDIES[name]
     known = list_studies()
     close = difflib.get_close_matches(name, known, n=3)
-    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else "."
     raise UnknownStudyError(
         f"unknown study {name!r}{hint} Known studies: {known}. Run `sweeps list` to see them, "
         "register one with sweeps.register(name, create_task, ...), or pass the path of a study "
-        "file (.py)"
+        "file (.py)."
     )
 
 
@@ -118,7 +118,7 @@ def load_study_file(path: str) -> list[Study]:
     """
     path = os.path.abspath(path)
     if not os.path.isfile(path):
-        raise SweepsValueError(f"study file {path!r} does not exist; give the path of a .py file")
+        raise SweepsValueError(f"study file {path!r} does not exist; give the path of a .py file.")
     stem = os.path.splitext(os.path.basename(path))[0]
     digest = hashlib.sha1(path.encode()).hexdigest()[:10]
     module_name = f"_sweeps_study_{''.join(c if c.isalnum() else '_' for c in stem)}_{digest}"
@@ -142,7 +142,7 @@ def load_study_file(path: str) -> list[Study]:
     if not studies:
         raise SweepsValueError(
             f"study file {path!r} registers no study; call sweeps.register(name, create_task, "
-            "grid=..., data=...) at its top level"
+            "grid=..., data=...) at its top level."
         )
     return studies
 
@@ -157,7 +157,7 @@ def _study_from_file(path: str) -> Study:
             return study
     raise SweepsValueError(
         f"study file {path!r} registers several studies {[s.name for s in studies]} and none is "
-        f"named {stem!r} after the file; run one of them by its name"
+        f"named {stem!r} after the file; run one of them by its name."
     )
 
 

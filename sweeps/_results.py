@@ -202,13 +202,15 @@ class SweepResult:
                 "('last': the final epoch; 'best': the best epoch of each task)."
             )
         complete = [r for r in self.results if r.ok]
+        # Pruned tasks stopped early: they are shown, ranked after every complete task.
+        pruned = [r for r in self.results if r.status == PRUNED]
         if not complete and metric is None and self.metric is None:
             return pd.DataFrame(columns=["rank", "name", "seconds"])
         metric = self._check_metric(metric)
         mode = self._mode(metric, mode)
         columns = param_columns(self.results)
         rows = []
-        for result in complete:
+        for result in complete + pruned:
             row: dict[str, Any] = {"name": result.name}
             row.update({column: result.params.get(key) for key, column in columns.items()})
             if at == "last":
@@ -216,19 +218,28 @@ class SweepResult:
             else:
                 row[metric], row["epoch"] = _best_epoch(result, metric, mode)
             row["seconds"] = result.seconds
+            row["status"] = result.status
             rows.append(row)
         order = ["name", *columns.values(), metric] + (["epoch"] if at == "best" else []) + [
-            "seconds"
+            "seconds", "status"
         ]
         frame = pd.DataFrame(rows, columns=order)
         frame[metric] = frame[metric].astype(float)
-        # A stable sort keeps the sweep's own order among ties.
+        # A stable sort keeps the sweep's own order among ties; complete tasks come first.
+        frame["_pruned"] = frame["status"] == PRUNED
         frame = frame.sort_values(
             metric, ascending=(mode == "min"), na_position="last", kind="stable"
-        ).reset_index(drop=True)
+        ).sort_values("_pruned", kind="stable").reset_index(drop=True)
         ranks = frame[metric].rank(method="min", ascending=(mode == "min"), na_option="bottom")
+        if frame["_pruned"].any():
+            complete_ranks = frame.loc[~frame["_pruned"], metric].rank(
+                method="min", ascending=(mode == "min"), na_option="bottom")
+            pruned_ranks = frame.loc[frame["_pruned"], metric].rank(
+                method="min", ascending=(mode == "min"), na_option="bottom")
+            ranks = pd.concat([complete_ranks, pruned_ranks + len(complete_ranks)])
         frame.insert(0, "rank", ranks.astype(int))
-        return frame
+        keep = [c for c in frame.columns if c != "_pruned" and (c != "status" or pruned)]
+        return frame[keep]
 
     @property
     def best(self) -> Optional[TaskResult]:
@@ -312,8 +323,10 @@ class SweepResult:
     def __repr__(self) -> str:
         n_complete = sum(r.status == COMPLETE for r in self.results)
         n_failed = sum(r.status == FAILED for r in self.results)
+        n_pruned = sum(r.status == PRUNED for r in self.results)
+        pruned = f"{n_pruned} pruned, " if n_pruned else ""
         return (
-            f"SweepResult({self.name!r}, {n_complete} complete, {n_failed} failed, "
+            f"SweepResult({self.name!r}, {n_complete} complete, {pruned}{n_failed} failed, "
             f"metric={self.metric!r}, direction={self.direction!r})"
         )
 

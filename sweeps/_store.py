@@ -430,9 +430,13 @@ def intermediate_values(result: TaskResult, metric: str) -> dict[int, float]:
 
 
 def user_attrs(result: TaskResult) -> dict:
-    """The trial's user attrs for a result (tagged JSON where values need it)."""
+    """The trial's user attrs for a result (tagged JSON where values need it), with the final
+    metrics as plain ``metric:<key>`` numbers for optuna-dashboard."""
+    from ._dashboard import display_attrs
+
     return {
         "name": result.name,
+        **display_attrs(result.metrics),
         "params": encode(result.params),
         "seed": encode(result.seed),
         "status": result.status,

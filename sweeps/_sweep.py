@@ -418,6 +418,13 @@ def _execute(plan: _Plan) -> SweepResult:
     return store.load(plan.name)
 
 
+def _execute_plan_as_worker(plan: _Plan) -> SweepResult:
+    """Work on a sweep that a driver began (``sweeps worker``): no begin, no enqueue."""
+    job = Job(plan.name, plan.store, plan.create_task, None, plan.seed, None, plan.search, False)
+    _Driver(plan, job).run()
+    return plan.store.load(plan.name)
+
+
 def _enqueue_grid(plan: _Plan) -> None:
     """Enqueue every grid point the store holds no live or finished trial for (under the lock).
 
@@ -493,6 +500,7 @@ class _Driver:
             mininterval=0.5, dynamic_ncols=True)
         self.done = self.failed = 0
         self.background: Optional[_Background] = None
+        self.idle_crashes = 0  # participants that died holding no trial, since the last result
 
     def run(self) -> None:
         try:
@@ -596,14 +604,19 @@ class _Driver:
 
     def _crashed(self, crash: WorkerCrash) -> None:
         """A worker died: the trial it held is the one that killed it."""
-        from optuna.trial import TrialState
-
+        held = False
         with self.store.lock(self.plan.name):
             for entry in self.store.entries(self.plan.name):
                 lease = entry.lease or {}
                 if entry.state == "RUNNING" and lease.get("pid") == crash.pid:
                     fail_lost(self.storage, entry, crash.message)
-        del TrialState
+                    held = True
+        self.idle_crashes = 0 if held else self.idle_crashes + 1
+        if self.idle_crashes >= 3:
+            raise SweepsError(
+                f"the worker processes of sweep {self.plan.name!r} die before running any task "
+                f"({crash.message.split('.')[0]}); run with executor='sequential' to see the "
+                "error in this process")
 
     def _stop(self) -> None:
         """Stop this driver's participants and put their trials back in the queue."""
@@ -664,8 +677,10 @@ def _ship(data: Any, executor: Executor) -> Any:
         data = data()
     if executor.in_process:
         return InMemoryData(data)
+    import cloudpickle  # classes of a script's __main__ travel by value
+
     try:
-        payload = pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = cloudpickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as error:
         raise SweepsTypeError(
             f"data={data!r:.100} cannot be pickled ({type(error).__name__}: {error}), so it "

@@ -78,39 +78,98 @@ def _parser() -> argparse.ArgumentParser:
                           "learning_rate=0.1,0.3 algorithm=Adam,SGD 'network_size=(),(10,)'")
     run.add_argument("--n-jobs", type=int, default=None,
                      help="worker processes (default: all cores)")
-    run.add_argument("--executor", default="processes", help="processes (default) or sequential")
-    run.add_argument("--store", default=None, metavar="URL", help="store URL (default: ./runs/)")
-    run.add_argument("--name", default=None, help="sweep name (default: the study name)")
-    run.add_argument("--seed", type=int, default=0, help="sweep seed (default: 0)")
-    run.add_argument("--metric", default=None, help="the metric to rank by")
+    run.add_argument("--executor", default="processes",
+                     help="processes (default: worker processes) or sequential (in this process)")
+    _store_option(run)
+    run.add_argument("--name", default=None,
+                     help="sweep name in the store (default: the study's name)")
+    run.add_argument("--seed", type=int, default=0,
+                     help="sweep seed; each task's seed derives from it and the task's name "
+                          "(default: 0)")
+    _metric_option(run)
     run.add_argument("--no-progress", dest="progress", action="store_false",
                      help="no progress bar")
+    _plot_options(run)
     run.set_defaults(command=_run)
 
     listing = commands.add_parser("list", help="list studies, and the sweeps in the store")
-    listing.add_argument("--store", default=None, metavar="URL")
+    _store_option(listing)
     listing.set_defaults(command=_list)
 
     board = commands.add_parser("leaderboard", help="print the leaderboard of a stored sweep")
-    board.add_argument("sweep", metavar="SWEEP")
-    board.add_argument("--metric", default=None)
-    board.add_argument("--store", default=None, metavar="URL")
+    board.add_argument("sweep", metavar="SWEEP", help="the sweep's name in the store")
+    _metric_option(board)
+    _store_option(board)
     board.set_defaults(command=_leaderboard)
 
     plot = commands.add_parser("plot", help="write the learning curves and leaderboard plots")
-    plot.add_argument("sweep", metavar="SWEEP")
-    plot.add_argument("--metric", default=None)
-    plot.add_argument("--store", default=None, metavar="URL")
+    plot.add_argument("sweep", metavar="SWEEP", help="the sweep's name in the store")
+    _metric_option(plot)
+    _store_option(plot)
     plot.add_argument("--out", default=None, metavar="DIR",
-                      help="folder of the PNG files (default: the store's folder)")
+                      help="folder of the PNG files (default: the store's folder, or the "
+                           "current folder for a database)")
+    _plot_options(plot)
     plot.set_defaults(command=_plot)
 
-    dashboard = commands.add_parser("dashboard", help="serve the store in optuna-dashboard")
-    dashboard.add_argument("--store", default=None, metavar="URL")
-    dashboard.add_argument("--host", default="127.0.0.1")
-    dashboard.add_argument("--port", type=int, default=8080)
+    worker = commands.add_parser(
+        "worker", help="join a sweep begun elsewhere and run its tasks until none is left",
+        description="Join the sweep SWEEP in the store URL (any machine that reaches the store "
+                    "and can import the study's code) and run its waiting tasks, or, for a "
+                    "search, new trials until it holds n_trials. Start as many as you like, "
+                    "at any time: each task runs once.")
+    worker.add_argument("sweep", metavar="SWEEP", help="the sweep's name in the store")
+    worker.add_argument("--store", default=None, metavar="URL",
+                        help="the store the sweep is in (default: ./runs/sweeps.log)")
+    worker.add_argument("--n-jobs", type=int, default=None,
+                        help="worker processes on this machine (default: all cores)")
+    worker.add_argument("--executor", default="processes",
+                        help="processes (default) or sequential (in this process)")
+    worker.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bar")
+    worker.set_defaults(command=_worker)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="serve the store in optuna-dashboard",
+        description="Serve the store in optuna-dashboard: one study per sweep, one trial per "
+                    "task. Each trial's note is the task's name and params, its user attributes "
+                    "hold the params and final metrics as plain values, and its intermediate "
+                    "values are the sweep's metric per epoch.")
+    _store_option(dashboard)
+    dashboard.add_argument("--host", default="127.0.0.1",
+                           help="address to listen on (default: 127.0.0.1, this machine only; "
+                                "0.0.0.0 for every interface)")
+    dashboard.add_argument("--port", type=int, default=8080,
+                           help="port to listen on (default: 8080)")
     dashboard.set_defaults(command=_dashboard)
     return parser
+
+
+def _store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", default=None, metavar="URL",
+                        help="a journal file, sqlite:///file.db or another Optuna storage URL "
+                             "(default: ./runs/sweeps.log)")
+
+
+def _metric_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metric", default=None,
+                        help="the history key to rank and plot by, e.g. accuracy_test "
+                             "(default: the sweep's metric)")
+
+
+def _plot_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "plots", "default: panels by the swept param with the fewest values, colours by the "
+                 "next, dashes by the third; the leaderboard coloured like the panels")
+    group.add_argument("--by", default=None, metavar="PARAM",
+                       help="one panel of learning curves per value of this param")
+    group.add_argument("--hue", default=None, metavar="PARAM",
+                       help="colour curves and bars by this param")
+    group.add_argument("--style", default=None, metavar="PARAM",
+                       help="dash the curves by this param")
+    group.add_argument("--baseline", type=float, default=None, metavar="VALUE",
+                       help="draw a known reference level, e.g. 0.333 for chance accuracy on "
+                            "three classes")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -120,19 +179,69 @@ def _run(args: argparse.Namespace) -> int:
 
     study = get_study(args.study)
     store = Store(args.store)
-    result = sweep(study.name, parse_grid(args.grid), name=args.name, store=store,
+    grid = parse_grid(args.grid)
+    done_before = _complete_keys(store, args.name or study.name)
+    result = sweep(study.name, grid, name=args.name, store=store,
                    executor=args.executor, n_jobs=args.n_jobs, seed=args.seed,
                    progress=args.progress, metric=args.metric)
-    _print_board(result, args.metric)
-    _write_plots(result, args.metric, _folder(store, None))
-    failed = len(result.failed)
-    print(f"sweep {result.name!r}: {len(result) - failed} complete, {failed} failed, in {store.url} "
-          "(running the same command again runs only what is not complete)", file=sys.stderr)
+    asked = _asked(result, study, grid)
+    if len(asked) < len(result):
+        print(f"showing the {_tasks(len(asked))} of this --grid; sweep {result.name!r} holds "
+              f"{len(result)} (`sweeps leaderboard {result.name}` shows them all)")
+    _print_board(asked, args.metric)
+    _write_plots(asked, args.metric, _folder(store, None), _roles(args), _stem(store))
+    print(_summary(asked, done_before, store), file=sys.stderr)
+    failed = [r for r in asked if not r.ok]
     if failed:
-        print(f"sweeps: {failed} of {len(result)} tasks failed; see their tracebacks with "
+        print(f"sweeps: {len(failed)} of {len(asked)} tasks failed; see their tracebacks with "
               "sweeps.load_sweep(...).failed", file=sys.stderr)
         return EXIT_FAILED_TASKS
     return 0
+
+
+def _complete_keys(store: Any, name: str) -> set:
+    """The params keys of the tasks of sweep ``name`` that are complete in the store now."""
+    from ._trials import params_key
+
+    if name not in store.list_sweeps():
+        return set()
+    return {params_key(r.params) for r in store.records(name) if r.ok}
+
+
+def _asked(result: Any, study: Any, grid: dict) -> Any:
+    """The part of ``result`` that this grid asked for (a --grid can ask for part of a sweep)."""
+    from ._autonamer import Autonamer
+    from ._results import SweepResult
+    from ._trials import params_key
+
+    specs = Autonamer(study.create_task).specs(**{**study.grid, **grid})
+    keys = {params_key(spec.params) for spec in specs}
+    results = [r for r in result if params_key(r.params) in keys]
+    if len(results) == len(result.results):
+        return result
+    return SweepResult(result.name, results, metric=result.metric, direction=result.direction,
+                       store=result.store)
+
+
+def _tasks(n: int) -> str:
+    return f"{n} task" + ("" if n == 1 else "s")
+
+
+def _summary(asked: Any, done_before: set, store: Any) -> str:
+    from ._trials import params_key
+
+    already = [r for r in asked if r.ok and params_key(r.params) in done_before]
+    ran = [r for r in asked if not (r.ok and params_key(r.params) in done_before)]
+    failed = sum(not r.ok for r in ran)
+    if not ran:
+        what = f"nothing to run: {'the' if len(already) == 1 else 'all'} {_tasks(len(already))} " \
+               f"{'was' if len(already) == 1 else 'were'} already complete"
+    else:
+        what = (f"ran {_tasks(len(ran))} ({len(ran) - failed} complete, {failed} failed)"
+                + (f"; {len(already)} {'was' if len(already) == 1 else 'were'} already complete"
+                   if already else ""))
+    return (f"sweep {asked.name!r}: {what}, in {store.url} (running the same command again runs "
+            "only what is not complete)")
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -163,16 +272,17 @@ def _dashboard(args: argparse.Namespace) -> int:
     from ._store import Store
 
     try:
-        import optuna_dashboard
+        import optuna_dashboard  # noqa: F401 - served by _dashboard
     except ImportError:
         raise SweepsValueError(
             "sweeps dashboard needs optuna-dashboard: pip install optuna-dashboard "
             "(or the project's [dashboard] extra)") from None
+    from ._dashboard import serve
+
     store = Store(args.store)
     if not store.list_sweeps():
-        raise SweepsValueError(f"no sweeps in {store.url}: run one first (sweeps run iris), or pass --store")
-    print(f"serving {store.url} on http://{args.host}:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
-    optuna_dashboard.run_server(store.optuna_storage(), host=args.host, port=args.port)
+        raise SweepsValueError(f"no sweeps in {store.url}: run one first (sweeps run iris), or pass --store.")
+    serve(store, args.host, args.port)
     return 0
 
 
@@ -180,7 +290,19 @@ def _plot(args: argparse.Namespace) -> int:
     from ._store import Store
 
     store = Store(args.store)
-    _write_plots(store.load(args.sweep), args.metric, _folder(store, args.out))
+    _write_plots(store.load(args.sweep), args.metric, _folder(store, args.out), _roles(args),
+                 _stem(store))
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from ._worker import work
+
+    n_jobs = 1 if args.executor == "sequential" and args.n_jobs is None else args.n_jobs
+    result = work(args.sweep, store=args.store, executor=args.executor, n_jobs=n_jobs,
+                  progress=args.progress)
+    failed = sum(not r.ok for r in result)
+    print(f"sweep {result.name!r}: {len(result)} tasks recorded, {failed} not complete")
     return 0
 
 
@@ -190,22 +312,56 @@ def _print_board(result: Any, metric: Optional[str]) -> None:
     print(board.to_string(index=False) if len(board) else empty)
 
 
-def _write_plots(result: Any, metric: Optional[str], folder: str) -> None:
+def _write_plots(result: Any, metric: Optional[str], folder: str, roles: dict,
+                 stem: Optional[str]) -> None:
+    """The curves and the leaderboard as ``<folder>/<store>.<sweep>.curves.png`` and
+    ``...leaderboard.png``: named after the store too, so that two stores in one folder keep
+    their own pictures."""
     if not any(r.ok for r in result):
         return
     os.environ.setdefault("MPLBACKEND", "Agg")  # files only: never open a window
     import matplotlib.pyplot as plt
 
+    from ._plots import default_roles
+
+    baseline = roles.pop("baseline", None)
+    roles = roles or default_roles(result)
     os.makedirs(folder, exist_ok=True)
-    for kind, plot in (("curves", result.plot_curves), ("leaderboard", result.plot_leaderboard)):
-        path = os.path.join(folder, f"{result.name}_{kind}.png")
-        figure = plot(metric, path=path)
-        plt.close(getattr(figure, "figure", figure))
-        print(f"wrote {path}")
+    prefix = f"{stem}.{result.name}" if stem else result.name
+    curves = os.path.join(folder, f"{prefix}.curves.png")
+    board = os.path.join(folder, f"{prefix}.leaderboard.png")
+    drawn = result.plot_curves(metric, **roles, baseline=baseline, path=curves)
+    plt.close(_figure(drawn))
+    print(f"wrote {curves}")
+    hue = roles.get("by") or roles.get("hue")
+    plt.close(result.plot_leaderboard(metric, hue=hue, baseline=baseline, path=board).figure)
+    print(f"wrote {board}")
+
+
+def _figure(drawn: Any) -> Any:
+    """The figure of an Axes or of an array of Axes."""
+    first = drawn.flat[0] if hasattr(drawn, "flat") else drawn
+    return first.figure
+
+
+def _roles(args: argparse.Namespace) -> dict:
+    """The plot options given on the command line (none: the grid's defaults)."""
+    roles = {key: getattr(args, key) for key in ("by", "hue", "style")
+             if getattr(args, key) is not None}
+    if args.baseline is not None:
+        roles["baseline"] = args.baseline
+    return roles
 
 
 def _folder(store: Any, out: Optional[str]) -> str:
     return out or getattr(store, "folder", None) or os.getcwd()
+
+
+def _stem(store: Any) -> Optional[str]:
+    """The store file's name without its extension (``sweeps`` for runs/sweeps.log); None for a
+    database server."""
+    path = getattr(store, "_path", None)
+    return os.path.splitext(os.path.basename(path))[0] if path else None
 
 
 def parse_grid(items: Sequence[str]) -> dict:
@@ -220,11 +376,11 @@ def parse_grid(items: Sequence[str]) -> dict:
         key = key.strip()
         if not sep or not key.isidentifier():
             raise SweepsValueError(f"--grid {item!r} must look like KEY=VALUES, e.g. "
-                                   "learning_rate=0.1,0.3")
+                                   "--grid learning_rate=0.1,0.3 algorithm=Adam.")
         pieces = split_top_level(values)
         if not pieces or any(not piece.strip() for piece in pieces):
             raise SweepsValueError(f"--grid {item!r} has an empty value; write "
-                                   f"{key}=V1,V2,... (quote strings with commas)")
+                                   f"{key}=V1,V2,... (quote strings with commas).")
         grid[key] = [_literal(piece.strip()) for piece in pieces]
     return grid
 

@@ -117,3 +117,52 @@ class ExitingTask(ToyTask):
 
 def create_exiting_task(x):
     return ExitingTask(x)
+
+
+class CountedTask(ToyTask):
+    """Appends 'x pid' to a side file when its run completes: counts runs, not store rows."""
+
+    def __init__(self, x, log, delay=0.0):
+        super().__init__(x, delay=delay)
+        self.log = log
+
+    def run(self, data):
+        result = super().run(data)
+        with open(self.log, "a") as side:  # one short append: whole lines between processes
+            side.write(f"{self.x} {os.getpid()}\n")
+        return result
+
+
+def create_counted_task(x, log, delay=0.0):
+    return CountedTask(x, log, delay)
+
+
+def create_searched_task(x, y=0.0, log=None):
+    """For searches: x may be a float; the score peaks at x=0.3."""
+    task = CountedTask(x, log, 0.0) if log else ToyTask(x)
+    task.score = -abs(x - 0.3) - abs(y)
+    return task
+
+
+class HookedTask:
+    """A task of the contract: run(data, *, seed=None, on_epoch=None); score_test grows as
+    x * epoch, so a small x is a bad trial a pruner should stop."""
+
+    def __init__(self, x, epochs=10):
+        self.info = {}
+        self.x, self.epochs = x, epochs
+
+    def run(self, data, *, seed=None, on_epoch=None):
+        history, stopped = [], False
+        for epoch in range(self.epochs):
+            row = {"score_test": self.x * (epoch + 1), "loss": 1.0 / (epoch + 1), "iteration": epoch}
+            history.append(row)
+            if on_epoch is not None and on_epoch(epoch, row):
+                stopped = True
+                break
+        return {"metrics": dict(history[-1]), "runs": {},
+                "output": {"history": history, "stopped_early": stopped}}
+
+
+def create_hooked_task(x, epochs=10):
+    return HookedTask(x, epochs)

@@ -164,15 +164,22 @@ def test_metric_and_direction_are_chosen_from_the_first_complete_result(tmp_path
     rows = [{"error_rate_valid": 0.3, "loss": 0.5, "iteration": 0}]
     store.record("s", TaskResult("a", PARAMS_B, 0, COMPLETE, history=rows, metrics=rows[0]))
     study = optuna.load_study(study_name="s", storage=optuna_storage(str(tmp_path / "s.log")))
-    assert study.user_attrs["metric"] == "error_rate_valid"
-    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    assert (study.user_attrs["metric"], study.user_attrs["mode"]) == ("error_rate_valid", "min")
     assert [t.state.name for t in study.trials] == ["FAIL", "COMPLETE"]
 
     result = load_sweep("s", tmp_path / "s.log")
     assert (result.metric, result.direction) == ("error_rate_valid", "minimize")
 
 
-def test_failed_first_then_maximized_metric_moves_the_failures_to_a_maximize_study(url):
+def test_a_metric_given_at_begin_sets_optunas_direction(url):
+    store = Store(url)
+    store.begin("s", metric="error_rate_valid")
+    study = optuna.load_study(study_name="s", storage=optuna_storage(url))
+    assert study.direction == optuna.study.StudyDirection.MINIMIZE
+    assert study.user_attrs["mode"] == "min"
+
+
+def test_failed_first_then_maximized_metric_keeps_every_trial(url):
     store = Store(url)
     store.record("s", failed("f", PARAMS_A))
     store.record("s", done("a", PARAMS_A, [0.5]))
@@ -187,8 +194,10 @@ def test_a_different_metric_for_a_recorded_sweep_is_refused(url):
     store.record("s", done("a", PARAMS_A, [0.5]))
     with pytest.raises(SweepsValueError, match="accuracy_test"):
         Store(url).begin("s", metric="loss")
-    with pytest.raises(SweepsValueError, match="direction='minimize'"):
+    with pytest.raises(SweepsValueError, match="mode='min'"):
         Store(url).begin("s", direction="minimize")
+    with pytest.raises(SweepsValueError, match="mode='min'"):
+        Store(url).begin("s", mode="min")
     Store(url).begin("s")  # None: go on with the stored metric
 
 

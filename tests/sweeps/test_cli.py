@@ -71,8 +71,42 @@ def test_run_prints_the_leaderboard_and_writes_both_plots(study, tmp_path, capsy
     assert lines[0].split()[:3] == ["rank", "name", "x"]
     assert lines[1].split()[:2] == ["1", "X5"] and lines[2].split()[:2] == ["2", "X4"]
     for kind in ("curves", "leaderboard"):
-        path = tmp_path / "runs" / f"clitoy_{kind}.png"
+        path = tmp_path / "runs" / f"s.clitoy.{kind}.png"  # beside the store, named after it
         assert path.stat().st_size > 0 and str(path) in out
+
+
+def test_a_rerun_says_what_ran_and_what_was_already_complete(study, tmp_path, capsys):
+    store = str(tmp_path / "s.log")
+    base = ["run", study, "--executor", "sequential", "--store", store, "--no-progress"]
+    assert main(base + ["--grid", "x=4,5"]) == 0
+    assert "sweep 'clitoy': ran 2 tasks (2 complete, 0 failed), in" in capsys.readouterr().err
+    assert main(base + ["--grid", "x=4,5"]) == 0
+    assert "nothing to run: all 2 tasks were already complete" in capsys.readouterr().err
+    assert main(base + ["--grid", "x=4,5,6"]) == 0
+    assert "ran 1 task (1 complete, 0 failed); 2 were already complete" in capsys.readouterr().err
+
+
+def test_a_grid_subset_shows_what_it_asked_for(study, tmp_path, capsys):
+    store = str(tmp_path / "s.log")
+    base = ["run", study, "--executor", "sequential", "--store", store, "--no-progress"]
+    assert main(base) == 0  # x=1,2,3
+    capsys.readouterr()
+    assert main(base + ["--grid", "x=1,2"]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0] == ("showing the 2 tasks of this --grid; sweep 'clitoy' holds 3 "
+                        "(`sweeps leaderboard clitoy` shows them all)")
+    assert [line.split()[1] for line in lines[2:4]] == ["X2", "X1"] and "X3" not in captured.out
+    assert "nothing to run: all 2 tasks were already complete" in captured.err
+
+
+def test_two_stores_in_one_folder_keep_their_own_plots(study, tmp_path):
+    for stem in ("a", "b"):
+        assert main(["run", study, "--executor", "sequential", "--store", str(tmp_path / f"{stem}.log"),
+                     "--no-progress"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == [
+        "a.clitoy.curves.png", "a.clitoy.leaderboard.png",
+        "b.clitoy.curves.png", "b.clitoy.leaderboard.png"]
 
 
 def test_run_exits_1_when_a_task_failed(study, tmp_path, capsys):
@@ -85,14 +119,61 @@ def test_run_exits_1_when_a_task_failed(study, tmp_path, capsys):
 def test_plot_writes_into_out(study, tmp_path, capsys):
     store = str(tmp_path / "s.log")
     main(["run", study, "--executor", "sequential", "--store", store, "--no-progress"])
-    assert main(["plot", "clitoy", "--store", store, "--out", str(tmp_path / "figs")]) == 0
-    assert sorted(os.listdir(tmp_path / "figs")) == ["clitoy_curves.png", "clitoy_leaderboard.png"]
+    assert main(["plot", "clitoy", "--store", store, "--out", str(tmp_path / "figs"),
+                 "--hue", "x", "--baseline", "100"]) == 0
+    assert sorted(os.listdir(tmp_path / "figs")) == ["s.clitoy.curves.png",
+                                                      "s.clitoy.leaderboard.png"]
+
+
+def test_plot_roles_must_be_params(study, tmp_path, capsys):
+    store = str(tmp_path / "s.log")
+    main(["run", study, "--executor", "sequential", "--store", store, "--no-progress"])
+    capsys.readouterr()
+    assert main(["plot", "clitoy", "--store", store, "--by", "y"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sweeps: error: by='y' is not a param of this sweep.") and "['x', 'epochs']" in err
+
+
+def every_option():
+    """(command, option, help text) for every option of every subcommand."""
+    from sweeps.cli import _parser
+
+    commands = next(a for a in _parser()._actions if a.dest == "==SUPPRESS==" or a.choices)
+    for command, parser in commands.choices.items():
+        for action in parser._actions:
+            if action.option_strings and action.dest != "help":
+                yield command, action.option_strings[0], action.help or ""
+
+
+def test_every_option_has_help_that_matches_the_readme():
+    import pathlib
+
+    options = list(every_option())
+    assert len(options) > 20
+    assert [(c, o) for c, o, text in options if len(text) < 10] == []
+    for command, option, text in options:
+        if option == "--store":
+            assert "(default: ./runs/sweeps.log)" in text, command
+    readme = (pathlib.Path(REPO) / "README.md").read_text()
+    cli = readme.split("## The command line", 1)[1].split("\n## ", 1)[0]
+    import re
+
+    for command, option in re.findall(r"^sweeps (\w+)\b.*?(--[a-z-]+)", cli, re.M):
+        assert (command, option) in {(c, o) for c, o, _ in options}, (command, option)
+
+
+def test_dashboard_help_describes_its_options(capsys):
+    assert main(["dashboard", "--help"]) == 0
+    out = capsys.readouterr().out
+    for needle in ("--store URL", "./runs/sweeps.log", "--host", "127.0.0.1", "--port", "8080",
+                   "note"):
+        assert needle in out
 
 
 @pytest.mark.parametrize("argv, needle", [
     (["run"], "STUDY"),
     (["fly"], "invalid choice"),
-    (["run", "nosuchstudy_xyz"], "unknown study"),
+    (["run", "nosuchstudy_xyz"], "unknown study 'nosuchstudy_xyz'. Known studies:"),
     (["run", "x.py"], "does not exist"),
     (["leaderboard", "nope"], "is not in the store"),
     (["run", "clitoy.py", "--grid", "x"], "KEY=VALUES"),
@@ -106,6 +187,7 @@ def test_errors_print_one_line_and_exit_2(study, tmp_path, monkeypatch, capsys, 
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("sweeps: error: ") and needle in err
+    assert err.rstrip().endswith((".", ")", "?")), err  # a sentence, or argparse's pointer
 
 
 # ------------------------------------------------------------------ a real process
@@ -116,7 +198,7 @@ def test_run_list_leaderboard_through_python_m_sweeps(study, tmp_path):
     run = sweeps_command("run", study, "--executor", "sequential", "--store", store,
                          "--no-progress", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    assert "X3" in run.stdout and "clitoy_curves.png" in run.stdout
+    assert "X3" in run.stdout and "s.clitoy.curves.png" in run.stdout
 
     listing = sweeps_command("list", "--store", store, cwd=tmp_path)
     assert listing.returncode == 0, listing.stderr

@@ -39,7 +39,7 @@ import sweeps_core as bt  # noqa: E402
 from sweeps import sweep  # noqa: E402
 from sweeps_core import dft  # noqa: E402
 from sweeps_core import factories as btf  # noqa: E402
-from sweeps_core._fused import run_fused  # noqa: E402
+from sweeps_core._fused import group, prepare, run_fused, train  # noqa: E402
 
 OPTIMIZERS = {"Adam": ("Adam", {}), "AdamW": ("AdamW", {"weight_decay": 0.01}), "SGD": ("SGD", {}),
               "Nesterov": ("SGD", {"momentum": 0.9, "nesterov": True})}
@@ -105,22 +105,39 @@ def line(label: str, count: int, seconds: float, device: str) -> float:
 
 
 def training_alone(data, all_params: list, sample: int, device: str) -> None:
-    print("training alone (preparation included, no store)")
-    seeds = list(range(len(all_params)))
+    """The epoch loops alone: each task's ``timings['epochs']`` against the fused groups' training;
+    preparation (fitting, extracting, building each network) is printed on its own line."""
+    print(f"training alone, {len(all_params)} tasks (epoch loops; preparation on its own line)")
+    seconds = 0.0
+    for seed, params in enumerate(all_params[:sample]):
+        seconds += create_task(**params).run(data, seed=seed)["output"]["timings"]["epochs"]
+    one = line("one after another", min(sample, len(all_params)), seconds, device)
+    reset_peak()
+    start, cache = time.perf_counter(), {}
+    members = [prepare(create_task(**p), data, seed=seed, cache=cache) for seed, p in enumerate(all_params)]
+    line("fused: preparation", len(members), time.perf_counter() - start, device)
     reset_peak()
     start = time.perf_counter()
-    for params, seed in zip(all_params[:sample], seeds):
-        create_task(**params).run(data, seed=seed)
-    one = line("one after another", min(sample, len(all_params)), time.perf_counter() - start, device)
-    reset_peak()
-    start = time.perf_counter()
-    results = run_fused([create_task(**p) for p in all_params], data, seeds=seeds)
+    results = [r for g in group(members) for r in train(g)]
     if device.startswith("cuda"):
         torch.cuda.synchronize()
-    fused = line("fused", len(all_params), time.perf_counter() - start, device)
-    failed = [r for r in results if isinstance(r, Exception)]
+    fused = line("fused: training", len(members), time.perf_counter() - start, device)
+    failed = [r for r in results if isinstance(r, str)]
     assert not failed, failed[:1]
     print(f"  ratio {fused / one:.1f}x")
+
+
+def check(data, all_params: list) -> None:
+    """The largest relative difference between fused and unfused histories on this device."""
+    worst = 0.0
+    fused = run_fused([create_task(**p) for p in all_params], data, seeds=range(len(all_params)))
+    for seed, (params, got) in enumerate(zip(all_params, fused)):
+        expected = create_task(**params).run(data, seed=seed)["output"]["history"]
+        for row, fused_row in zip(expected, got["output"]["history"]):
+            for key, value in row.items():
+                if key != "timestamp":
+                    worst = max(worst, abs(fused_row[key] - value) / max(abs(value), 1e-12))
+    print(f"check: {len(all_params)} tasks, largest relative difference fused vs unfused {worst:.2e}")
 
 
 def end_to_end(data, g: dict, sample: int, device: str, folder: str) -> None:
@@ -148,11 +165,17 @@ def main(argv=None) -> None:
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--sample", type=int, default=16, help="tasks run one after another")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads (1: a network this small gains nothing from more)")
+    parser.add_argument("--check", type=int, default=8,
+                        help="tasks whose fused histories are compared with unfused runs on the device")
     parser.add_argument("--skip-end-to-end", action="store_true")
+    parser.add_argument("--end-to-end-tasks", type=int, default=None)
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     if args.quick:
         args.tasks, args.epochs, args.sample = 16, 5, 4
+    torch.set_num_threads(args.threads)
     data = load_bundle()
     print(f"breast cancer 30-32-1, batch 64, {args.epochs} epochs, device {args.device}; "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
@@ -160,12 +183,16 @@ def main(argv=None) -> None:
     if args.device.startswith("cuda"):
         print(f"GPU: {torch.cuda.get_device_name()}")
     create_task(**params_of(grid(4, 1, args.device))[0]).run(data, seed=0)  # imports and first calls
-    for size in [int(s) for s in (args.sizes or str(args.tasks)).split(",")]:
-        g = grid(size, args.epochs, args.device)
-        training_alone(data, params_of(g), args.sample, args.device)
+    if args.check:
+        check(data, params_of(grid(args.check, args.epochs, args.device))[:args.check])
+    sizes = [int(s) for s in (args.sizes or str(args.tasks)).split(",")]
+    training_alone(data, params_of(grid(sizes[0], args.epochs, args.device)), args.sample, args.device)
     if not args.skip_end_to_end:
         with tempfile.TemporaryDirectory() as folder:
-            end_to_end(data, grid(args.tasks, args.epochs, args.device), args.sample, args.device, folder)
+            end_to_end(data, grid(args.end_to_end_tasks or args.tasks, args.epochs, args.device),
+                       args.sample, args.device, folder)
+    for size in sizes[1:]:
+        training_alone(data, params_of(grid(size, args.epochs, args.device)), args.sample, args.device)
 
 
 if __name__ == "__main__":

@@ -511,7 +511,7 @@ class _Program:
                            if self.epoch_losses else None)
         measured = (group_metrics(self.first.task.metric_pool, self.stage_truths, outputs) if outputs
                     else [{} for _ in self.active])
-        stop = []
+        stop, now = [], str(datetime.datetime.now())  # one moment for the whole group's report
         for row, position in enumerate(self.active):
             member = self.members[position]
             if isinstance(measured[row], str):
@@ -521,7 +521,7 @@ class _Program:
             history_row = dict(measured[row])
             history_row["loss"] = float(mean_losses[row]) if mean_losses is not None else math.nan
             history_row["iteration"] = len(self.rows[position])
-            history_row["timestamp"] = str(datetime.datetime.now())
+            history_row["timestamp"] = now
             self.rows[position].append(history_row)
             member.evaluation = (row, outputs)
             hook = self.hooks[position]

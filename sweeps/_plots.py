@@ -221,6 +221,9 @@ def plot_curves(
         if value is not None:
             panel_ax.set_title(f"{by} = {_label(value)}", fontsize="medium")
         _axis_style(panel_ax, metric, baseline, rows)
+    for position, panel_ax in enumerate(axes[: len(panels)]):
+        if ax is None and position % MAX_COLUMNS:
+            panel_ax.set_ylabel("")  # the panels share the y axis: one label per row
     for extra in axes[len(panels):]:
         extra.set_visible(False)
     legend_ax = axes[min(len(panels), MAX_COLUMNS) - 1]

@@ -20,7 +20,11 @@ import importlib.util
 import logging
 import os
 import pkgutil
+import shutil
 import sys
+import tempfile
+import uuid
+import warnings
 from typing import Any, Callable, Optional
 
 from ._errors import SweepsTypeError, SweepsValueError, UnknownStudyError
@@ -89,9 +93,9 @@ def get_study(name: str) -> Study:
     if not isinstance(name, str):
         raise SweepsTypeError(f"study name {name!r} must be a str, e.g. 'iris' or 'path/to/study.py'.")
     if name in _STUDIES:
-        return _STUDIES[name]
+        return _for_one_sweep(_STUDIES[name])
     if _is_path(name):
-        return _study_from_file(name)
+        return _for_one_sweep(_study_from_file(name))
     if _import_builtin(name) and name in _STUDIES:
         return _STUDIES[name]
     known = list_studies()
@@ -138,6 +142,11 @@ def load_study_file(path: str) -> list[Study]:
         _pickle_by_value(module)
         # Remembered on the module: its create_task may come from another module.
         module.__sweeps_studies__ = [n for n, s in _STUDIES.items() if before.get(n) is not s]
+        for n in module.__sweeps_studies__:
+            study = _STUDIES[n]
+            if getattr(study.create_task, "__module__", None) == module_name:
+                _STUDIES[n] = dataclasses.replace(
+                    study, create_task=FileTask(path, study.create_task))
     studies = [_STUDIES[n] for n in getattr(module, "__sweeps_studies__", ()) if n in _STUDIES]
     if not studies:
         raise SweepsValueError(
@@ -189,3 +198,88 @@ def _import_builtin(name: str) -> bool:
         return False
     importlib.import_module(f"{BUILTIN_PACKAGE}.{name}")
     return True
+
+
+def _for_one_sweep(study: Study) -> Study:
+    """The study with a ``FileTask`` of its own, so that its warnings show once in this sweep."""
+    if isinstance(study.create_task, FileTask):
+        return dataclasses.replace(study, create_task=study.create_task.renewed())
+    return study
+
+
+class FileTask:
+    """The ``create_task`` of a study file, as it travels to worker processes.
+
+    Pickled by value, a function's code forgets its file (warnings would say
+    ``<dynamic-code>:61``). This wrapper imports the study file again where it runs (when the
+    path exists there; else it uses the function that travelled by value), so tracebacks and
+    warnings name the user's file and line. A warning raised while a task is built is shown once
+    per sweep, whichever process builds the task first.
+    """
+
+    def __init__(self, path: str, function: Callable[..., Any], token: Optional[str] = None):
+        self.path = path
+        self.function = function
+        if token is None:  # made here, in the driver: its marker folder goes when it exits
+            token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+            import atexit
+
+            atexit.register(shutil.rmtree, _marker_folder(token), True)
+        self.token = token
+        functools.update_wrapper(self, function)
+        self._resolved: Optional[Callable[..., Any]] = None
+
+    def renewed(self) -> "FileTask":
+        return FileTask(self.path, self.function)
+
+    def __reduce__(self) -> tuple:
+        return (FileTask, (self.path, self.function, self.token))
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, FileTask) and (other.path, other.function) == (self.path,
+                                                                                self.function)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.__qualname__))
+
+    def __repr__(self) -> str:
+        return f"<create_task {self.__qualname__} of the study file {self.path}>"
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            task = self._function()(*args, **kwargs)
+        for warning in caught:
+            if _first_time(self.token, warning):
+                warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                       warning.lineno, source=warning.source)
+        return task
+
+    def _function(self) -> Callable[..., Any]:
+        if self._resolved is None:
+            self._resolved = self.function
+            if os.path.isfile(self.path) and self.function.__code__.co_filename != self.path:
+                module = sys.modules.get(self.function.__module__)
+                if module is None or getattr(module, "__file__", None) != self.path:
+                    load_study_file(self.path)
+                    module = sys.modules[self.function.__module__]
+                found = functools.reduce(getattr, self.__qualname__.split("."), module)
+                self._resolved = getattr(found, "function", found)
+        return self._resolved
+
+
+def _first_time(token: str, warning: Any) -> bool:
+    """True in the first process of this sweep to see ``warning`` (a marker file decides)."""
+    key = f"{warning.category.__name__}|{warning.message}|{warning.filename}|{warning.lineno}"
+    folder = _marker_folder(token)
+    os.makedirs(folder, exist_ok=True)
+    marker = os.path.join(folder, hashlib.sha1(key.encode()).hexdigest()[:20])
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _marker_folder(token: str) -> str:
+    return os.path.join(tempfile.gettempdir(), f"sweeps-warnings-{token}")

@@ -157,6 +157,14 @@ class Store:
                 connection.execute(sqlalchemy.text(release),
                                    {"k": key if dialect == "postgresql" else str(key)})
 
+    def claim_lock(self, sweep: str) -> Any:
+        """Held while claiming a trial. Optuna's compare-and-set is atomic on a journal file and
+        on database servers (``SELECT ... FOR UPDATE``), but SQLite ignores ``FOR UPDATE``: two
+        processes could both see a trial WAITING and both take it. SQLite claims take the lock."""
+        if self.kind == "rdb" and self._path is not None:
+            return self.lock(sweep)
+        return contextlib.nullcontext()
+
     def study_id(self, sweep: str) -> Optional[int]:
         """The study id of ``sweep``, or None when the store does not hold it (creates nothing)."""
         if not self._exists():

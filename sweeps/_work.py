@@ -268,7 +268,8 @@ class _Participant:
     # ------------------------------------------------------------------------- claiming
     def next_trial(self) -> Optional[Any]:
         for _ in range(2):
-            trial = claim(self.storage, self.study_id, self.me)
+            with self.store.claim_lock(self.job.sweep):
+                trial = claim(self.storage, self.study_id, self.me)
             if trial is not None:
                 return trial
             if self.job.search is not None:
@@ -348,6 +349,8 @@ class _Participant:
                 "to the end", self.job.search.pruner, self.job.sweep)
 
     def finish(self, trial: Any, result: TaskResult, reporter: "_Reporter") -> None:
+        import optuna
+
         from ._trials import finish
 
         if result.ok and result.extra.pop("stopped_early", False) and reporter.pruned:
@@ -360,7 +363,13 @@ class _Participant:
         value = trial_value(result, metric, mode) if state == "COMPLETE" else None
         values = intermediate_values(result, metric) if metric else {}
         unreported = {k: v for k, v in values.items() if k not in reporter.reported}
-        finish(self.storage, trial._trial_id, user_attrs(result), state, value, unreported)
+        try:
+            finish(self.storage, trial._trial_id, user_attrs(result), state, value, unreported)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            # only when a lease was taken from a participant that was alive but silent for
+            # longer than the lease (a frozen machine): the other run's record stands
+            logger.warning("task %r was finished by another participant meanwhile; this run's "
+                           "result is not recorded", result.name)
 
 
 class _Reporter:

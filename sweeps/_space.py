@@ -169,16 +169,18 @@ def check_pruner(pruner: Any) -> None:
                               "optuna.pruners.BasePruner")
 
 
-def make_sampler(sampler: Any, space: Space, seed: Optional[int], slot: int) -> Any:
-    """The Optuna sampler of participant ``slot``: the first one uses ``seed``, the others
-    other seeds, so that parallel participants do not propose the same points."""
+def make_sampler(sampler: Any, space: Space, seed: Optional[int], slot: int,
+                 offset: int = 0) -> Any:
+    """The Optuna sampler of participant ``slot``: the first one of a new search uses ``seed``;
+    the others, and every participant of a resumed search (``offset`` trials already held), use
+    other seeds, so that they do not propose the points already proposed."""
     import optuna
 
     if not isinstance(sampler, str):
-        if slot:
+        if slot or offset:
             sampler.reseed_rng()
         return sampler
-    seed = None if seed is None else seed + slot
+    seed = None if seed is None else seed + slot + 7919 * offset
     if sampler == "tpe":
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
     if sampler == "random":

@@ -258,7 +258,9 @@ class _Participant:
             from ._space import make_pruner, make_sampler
 
             plan = self.job.search
-            sampler = (make_sampler(plan.sampler, plan.space, self.job.seed, self.slot)
+            # a resumed search must not replay the points its seed gave the first time
+            offset = len(self.storage.get_all_trials(self.study_id, deepcopy=False))
+            sampler = (make_sampler(plan.sampler, plan.space, self.job.seed, self.slot, offset)
                        if plan is not None else None)
             pruner = make_pruner(plan.pruner if plan is not None else None)
             self._study = optuna.load_study(study_name=self.job.sweep, storage=self.storage,
@@ -299,12 +301,19 @@ class _Participant:
         params = plan.space.suggest(trial)
         key = params_key(params)
         with self.store.lock(self.job.sweep):
-            taken = {e.name: e.key for e in index(self.storage, self.study_id) if e.name}
+            entries = index(self.storage, self.study_id)
+            taken = {e.name: e.key for e in entries if e.name}
             name = plan.namer.name(params)
-            if name in taken and taken[name] != key:
+            if name in taken:
                 from ._autonamer import _capped, _digest
 
-                name = _capped(name, "-" + _digest(key))
+                if taken[name] != key:  # other params, the same name at 3 digits
+                    name = _capped(name, "-" + _digest(key))
+                repeat = 2
+                base = name
+                while name in taken:  # the sampler proposed these params again: a replicate
+                    name = _capped(base, f"-r{repeat}")
+                    repeat += 1
             self.storage.set_trial_user_attr(trial._trial_id, "name", name)
             self.storage.set_trial_user_attr(trial._trial_id, "params", encode(params))
             self.storage.set_trial_system_attr(trial._trial_id, KEY, key)

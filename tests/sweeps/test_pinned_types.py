@@ -117,3 +117,30 @@ def test_a_numpy_bool_comes_back_as_a_bool(store, tmp_path):
     (back,) = load_sweep(name, Store(store.url)).results
     same(back.params, {"flag": True})
     same(back.history[0]["passed"], False)
+
+
+def test_what_optunas_tools_read_is_plain_json_tagged_only_where_json_cannot_say_it(tmp_path):
+    """The dashboard and every older store read these exact forms."""
+    import optuna
+
+    store = Store(str(tmp_path / "sweeps.log"))
+    params = {"plain": {"a": 1, "b": [True, None]}, "shape": (1, 2), "nan": float("nan"),
+              "inf": float("inf"), "minus_inf": -float("inf"), "zero": 0.0,
+              "keys": {1: "one"}, "tag_like": {"__tuple__": 1}, "np_float32": np.float32(0.5),
+              "fn": len}
+    store.record("s", TaskResult("a", params, 0, "complete", history=[{"loss": 0.5}]))
+    trial = optuna.load_study(study_name="s", storage=store.optuna_storage()).trials[0]
+    assert trial.user_attrs["params"] == {
+        "plain": {"a": 1, "b": [True, None]}, "shape": {"__tuple__": [1, 2]},
+        "nan": {"__float__": "nan"}, "inf": {"__float__": "inf"},
+        "minus_inf": {"__float__": "-inf"}, "zero": 0.0, "keys": {"__dict__": [[1, "one"]]},
+        "tag_like": {"__dict__": [["__tuple__", 1]]}, "np_float32": 0.5,
+        "fn": {"__repr__": "<built-in function len>"}}
+    (back,) = load_sweep("s", Store(store.url)).results
+    same(back.params, {**params, "np_float32": 0.5, "fn": "<built-in function len>"})
+
+
+def test_a_dict_keyed_by_lists_from_an_older_writer_reads_with_tuple_keys():
+    from sweeps._codec import decode
+
+    same(decode({"__dict__": [[[1, 2], "x"], [{"__tuple__": [3]}, "y"]]}), {(1, 2): "x", (3,): "y"})

@@ -138,3 +138,50 @@ def test_empty_and_all_failed_sweeps():
 def test_bad_direction_is_refused():
     with pytest.raises(SweepsValueError, match="'up'"):
         SweepResult("s", [], direction="up")
+
+
+# --- the metric and mode rules (sweeps._objective) ----------------------------------------------
+
+def one(rows, metrics=None, name="a"):
+    return TaskResult(name, {}, 0, COMPLETE, history=rows, metrics=metrics or {})
+
+
+@pytest.mark.parametrize("metric, direction", [
+    ("error_rate_valid", "minimize"), ("Error", "minimize"), ("val_LogLoss", "minimize"),
+    ("loss", "minimize"), ("accuracy_test", "maximize"), ("roc_auc_score_display", "maximize"),
+])
+def test_the_direction_a_metrics_name_implies(metric, direction):
+    result = SweepResult("s", [one([{metric: 0.5, "iteration": 0}])])
+    assert (result.metric, result.direction) == (metric, direction)
+
+
+def test_the_first_test_metric_is_the_default_even_after_other_keys():
+    rows = [{"f1_display": 0.5, "loss": 0.3, "accuracy_test": 0.9, "f1_test": 0.4}]
+    assert choose_metric(one(rows)) == "accuracy_test"
+    assert choose_metric(one([{"loss": 0.3, "iteration": 0, "timestamp": "t"}])) == "loss"
+    assert choose_metric(one([], {"Accuracy_TEST": 0.9, "f1_display": 0.5})) == "Accuracy_TEST"
+
+
+def test_the_last_value_comes_from_the_last_epoch_that_reported_it():
+    rows = [{"accuracy_test": 0.5, "iteration": 0}, {"accuracy_test": 0.7, "iteration": 1},
+            {"accuracy_test": None, "iteration": 2}, {"loss": 0.1, "iteration": 3}]
+    board = SweepResult("s", [one(rows, {"accuracy_test": 0.2})]).leaderboard("accuracy_test")
+    assert board["accuracy_test"].tolist() == [0.7]
+    only_final = one([{"loss": 0.1}], {"accuracy_test": 0.2, "loss": 0.1})
+    assert SweepResult("s", [only_final]).leaderboard("accuracy_test")["accuracy_test"].tolist() == [0.2]
+
+
+def test_mode_rules_and_their_message():
+    from sweeps._objective import check_mode, default_mode, to_direction
+
+    assert [check_mode(m) for m in ("max", "min", None, "maximize", "minimize")] == [
+        "max", "min", None, "max", "min"]
+    assert (default_mode("val_loss"), default_mode("accuracy_test")) == ("min", "max")
+    assert (to_direction("min"), to_direction("max"), to_direction(None)) == (
+        "minimize", "maximize", None)
+    with pytest.raises(SweepsValueError) as caught:
+        check_mode("up", "direction")
+    assert str(caught.value) == (
+        "direction='up' is not valid: expected one of ['max', 'min'] ('max': higher is better; "
+        "'min': lower is better), or None to follow the metric's name ('min' for losses and "
+        "errors).")

@@ -127,3 +127,26 @@ def test_unsplittable_stratification_is_a_data_error():
     df = pd.DataFrame({"label": [0] * 19 + [1]})
     with pytest.raises(DataError, match="test"):
         train_display_test_split(df, 0.2, 0.2, "label")
+
+
+def test_every_size_problem_is_named_with_its_value_in_one_message():
+    df = pd.DataFrame({"x": range(20)})
+    with pytest.raises(ConfigurationError) as caught:
+        train_display_test_split(df, 1.0, True)
+    assert str(caught.value) == (
+        "train_display_test_split: test_size must be a fraction strictly between 0 and 1, but "
+        "got 1.0; display_size must be a fraction strictly between 0 and 1, but got True")
+    with pytest.raises(ConfigurationError) as caught:
+        train_display_test_split(df, 0.75, 0.5)
+    assert str(caught.value) == (
+        "train_display_test_split: test_size + display_size must be below 1 so that train rows "
+        "remain, but got 0.75 + 0.5 = 1.25")
+
+
+def test_group_mode_reproduces_with_random_state_and_varies_without():
+    df = pd.DataFrame({"g": np.repeat(np.arange(40), 2)})
+    first = train_display_test_split(df, 0.25, 0.25, group_column="g", random_state=4)
+    assert first.equals(train_display_test_split(df, 0.25, 0.25, group_column="g", random_state=4))
+    others = [train_display_test_split(df, 0.25, 0.25, group_column="g", random_state=seed)
+              for seed in (5, 6)]
+    assert not any(first.equals(other) for other in others)

@@ -195,7 +195,8 @@ class _Batch:
             entries = [by_member[id(m)] for m in members_of_group]
             hooks = [e.reporter if e.reporter.active else None for e in entries]
             start = time.perf_counter()
-            outputs = train(members_of_group, on_epoch=hooks, group_size=self.executor.group_size)
+            outputs = train(members_of_group, on_epoch=hooks, group_size=self.executor.group_size,
+                            result_frames=False)  # a TaskResult keeps history and metrics
             share = (time.perf_counter() - start) / len(entries)
             for entry, output in zip(entries, outputs):
                 entry.result = self._result(entry, output, share, len(entries))

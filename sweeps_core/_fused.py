@@ -336,26 +336,30 @@ def group_size_for(members: Sequence[Member], fraction: float = 0.5) -> int:
 
 
 def train(members: Sequence[Member], *, on_epoch: Optional[Sequence[Optional[Callable]]] = None,
-          group_size: Optional[int] = None) -> list:
+          group_size: Optional[int] = None, result_frames: bool = True) -> list:
     """Train a group (``group()`` made it) and finish every task: the list of each task's
-    ``finish()`` result dict, or the traceback text of a task that failed on the way."""
+    ``finish()`` result dict, or the traceback text of a task that failed on the way.
+
+    ``result_frames=False`` leaves ``result_df`` (the last report's predictions as a DataFrame)
+    out of the results: making thousands of frames costs more than training a small group.
+    """
     members = list(members)
     hooks = list(on_epoch) if on_epoch is not None else [None] * len(members)
     size = group_size or group_size_for(members)
     results: list = []
     for start in range(0, len(members), size):
         chunk = members[start:start + size]
-        results.extend(_Program(chunk, hooks[start:start + size]).run())
+        results.extend(_Program(chunk, hooks[start:start + size], result_frames).run())
     return results
 
 
 class _Program:
     """One group on one device: stacked parameters, optimizer state and the epoch loop."""
 
-    def __init__(self, members: list, hooks: list):
+    def __init__(self, members: list, hooks: list, result_frames: bool = True):
         import torch
 
-        self.members, self.hooks = members, hooks
+        self.members, self.hooks, self.result_frames = members, hooks, result_frames
         first = members[0]
         self.first = first
         self.settings = first.task.settings
@@ -512,14 +516,15 @@ class _Program:
         measured = (group_metrics(self.first.task.metric_pool, self.stage_truths, outputs) if outputs
                     else [{} for _ in self.active])
         stop, now = [], str(datetime.datetime.now())  # one moment for the whole group's report
+        losses = mean_losses.tolist() if mean_losses is not None else [math.nan] * len(self.active)
         for row, position in enumerate(self.active):
             member = self.members[position]
             if isinstance(measured[row], str):
                 member.error = measured[row]
                 stop.append(row)
                 continue
-            history_row = dict(measured[row])
-            history_row["loss"] = float(mean_losses[row]) if mean_losses is not None else math.nan
+            history_row = measured[row]
+            history_row["loss"] = losses[row]
             history_row["iteration"] = len(self.rows[position])
             history_row["timestamp"] = now
             self.rows[position].append(history_row)
@@ -574,10 +579,11 @@ class _Program:
                 continue
             task.history = self.rows[position]
             state.iteration = len(task.history)
-            if task.history:
+            if task.history and self.result_frames:
                 row, outputs = member.evaluation
                 state.evaluated = Evaluation([StageResult(truth, output[row])
                                               for truth, output in zip(self.stage_truths, outputs)])
+            if task.history:
                 state.output.update(metrics=task.history[-1], info=None, model=task.model_handler,
                                     training_task=task, train_split=state.split.train,
                                     test_splits=state.split.tests, batcher=task.batcher)

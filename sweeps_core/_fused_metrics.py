@@ -21,33 +21,48 @@ def group_metrics(pool: MetricPool, stages: list, outputs: list) -> list:
 
     ``stages`` are the ``StageTruth`` of each stage in report order, ``outputs`` one float32
     ``(tasks, rows, columns)`` array per stage. The keys come in ``MetricPool.run``'s order.
+    Values are kept as columns and made into each task's dict once: with thousands of tasks a
+    step of Python per task and value would cost more than the measuring.
     """
     count = outputs[0].shape[0] if outputs else 0
-    rows: list = [{} for _ in range(count)]
+    keys: list = []
+    columns: list = []
+    failed: dict = {}
     for truth, predicted in zip(stages, outputs):
         for metric in pool.metrics:
             names = metric.get_names()
-            values = _vectorized(metric, truth, predicted)
-            for task in range(count):
-                if isinstance(rows[task], str):
+            vectorized = _vectorized(metric, truth, predicted)
+            if vectorized is not None:
+                values, ok = vectorized
+                measured = [values[:, j].tolist() for j in range(len(names))]
+                alone = np.flatnonzero(~ok).tolist()
+            else:
+                measured = [[None] * count for _ in names]
+                alone = range(count)
+            for task in alone:
+                if task in failed:
                     continue
                 try:
-                    measured = (values[task] if values is not None and values[task] is not None
-                                else list(_measure(metric, None, StageResult(truth, predicted[task]))))
-                    if len(names) != len(measured):
+                    one = list(_measure(metric, None, StageResult(truth, predicted[task])))
+                    if len(names) != len(one):
                         raise ValueError(f"metric {metric!r} names {len(names)} values {names!r} "
-                                         f"but measured {len(measured)}")
+                                         f"but measured {len(one)}")
                 except Exception:  # the task fails as its unfused report would
-                    rows[task] = traceback.format_exc()
+                    failed[task] = traceback.format_exc()
                     continue
-                rows[task].update({f"{name}_{truth.stage}": _plain(value)
-                                   for name, value in zip(names, measured)})
+                for j, value in enumerate(one):
+                    measured[j][task] = _plain(value)
+            keys.extend(f"{name}_{truth.stage}" for name in names)
+            columns.extend(measured)
+    rows: list = [dict(zip(keys, values)) for values in zip(*columns)] if columns else [{} for _ in range(count)]
+    for task, text in failed.items():
+        rows[task] = text
     return rows
 
 
-def _vectorized(metric: Any, truth: StageTruth, predicted: np.ndarray) -> Optional[list]:
-    """Per task, the metric's values measured for the whole group, or None where a task must
-    be measured on its own (non-finite outputs); None for all when the metric has no group form."""
+def _vectorized(metric: Any, truth: StageTruth, predicted: np.ndarray) -> Optional[tuple]:
+    """(values as a (tasks, names) float array, which tasks they hold), measured for the whole
+    group; tasks left out (non-finite outputs) are measured on their own. None: no group form."""
     if type(metric) is SklearnMetric:
         return _roc_auc(metric, truth, predicted)
     if type(metric) is MulticlassMetrics:
@@ -55,7 +70,7 @@ def _vectorized(metric: Any, truth: StageTruth, predicted: np.ndarray) -> Option
     return None
 
 
-def _roc_auc(metric: SklearnMetric, truth: StageTruth, predicted: np.ndarray) -> Optional[list]:
+def _roc_auc(metric: SklearnMetric, truth: StageTruth, predicted: np.ndarray) -> Optional[tuple]:
     from sklearn.metrics import roc_auc_score
 
     if metric.method is not roc_auc_score or metric.kwargs or len(truth.label_columns) != 1:
@@ -74,10 +89,10 @@ def _roc_auc(metric: SklearnMetric, truth: StageTruth, predicted: np.ndarray) ->
     # the Mann-Whitney statistic with tied scores at their mean rank is the ROC curve's area
     ranks = rankdata(np.where(finite[:, None], scores, 0.0), axis=1)
     auc = (ranks[:, positive].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    return [[float(value)] if ok else None for value, ok in zip(auc, finite)]
+    return auc[:, None], finite
 
 
-def _multiclass(metric: MulticlassMetrics, truth: StageTruth, predicted: np.ndarray) -> Optional[list]:
+def _multiclass(metric: MulticlassMetrics, truth: StageTruth, predicted: np.ndarray) -> Optional[tuple]:
     columns = truth.label_columns
     chosen = truth.derived("label_positions", _label_positions)
     if len(columns) == 1 or not chosen:
@@ -105,14 +120,15 @@ def _multiclass(metric: MulticlassMetrics, truth: StageTruth, predicted: np.ndar
         if metric.add_rating:
             values.append(_mean_rows(true_ranks))
         values.extend(_mean_rows(true_ranks < k) for k in metric.recall_at)
-    measured = [list(task_values) for task_values in zip(*values)] if values else [[]] * len(predicted)
-    return [m if ok else None for m, ok in zip(measured, finite)]
+    table = np.stack(values, axis=1) if values else np.empty((len(predicted), 0))
+    return table, finite
 
 
-def _mean_rows(values: np.ndarray) -> list:
+def _mean_rows(values: np.ndarray) -> np.ndarray:
     """``_metrics._mean`` of each row: a count over the size for booleans, else numpy's mean."""
     if not values.shape[1]:
-        return [float("nan")] * len(values)
+        return np.full(len(values), np.nan)
     if values.dtype == np.bool_:
-        return [int(count) / values.shape[1] for count in np.count_nonzero(values, axis=1)]
-    return [float(np.mean(row)) for row in values]
+        # an int over an int, correctly rounded, as Python's division in _metrics._mean
+        return np.count_nonzero(values, axis=1) / values.shape[1]
+    return values.mean(axis=1)  # integer ranks: the sums are exact, so the means are numpy's

@@ -185,3 +185,107 @@ def test_mode_rules_and_their_message():
         "direction='up' is not valid: expected one of ['max', 'min'] ('max': higher is better; "
         "'min': lower is better), or None to follow the metric's name ('min' for losses and "
         "errors).")
+
+
+# --- details users read off the frames --------------------------------------------------------
+
+def test_history_iterations_come_from_the_rows_or_their_positions():
+    rows = [{"iteration": 5, "accuracy_test": 0.1}, {"accuracy_test": 0.2, "timestamp": "t"},
+            {"iteration": 9, "timestamp": "t", "accuracy_test": 0.3}]
+    frame = SweepResult("s", [one(rows)]).history
+    assert frame["iteration"].tolist() == [5, 1, 9]
+    assert frame["value"].tolist() == [0.1, 0.2, 0.3]  # keys after 'iteration' are kept
+
+
+def test_empty_frames_have_their_columns_and_dtypes():
+    empty = SweepResult("s", [])
+    assert empty.history["value"].dtype == float
+    assert list(empty.leaderboard().columns) == ["rank", "name", "seconds"]
+    broken = SweepResult("s", [TaskResult("a", {"x": 1}, 0, FAILED, error="boom",
+                                          history=[{"accuracy_test": 0.5}])])
+    board = broken.leaderboard("accuracy_test")
+    assert list(board.columns) == ["rank", "name", "x", "accuracy_test", "seconds"]
+    assert board.empty and board["accuracy_test"].dtype == float
+
+
+def test_leaderboard_seconds_ranks_and_ties(sweep):
+    board = sweep.leaderboard("loss")
+    assert board["seconds"].tolist() == [1.0, 1.0, 1.0]
+    assert board["rank"].tolist() == [1, 2, 3] and board["rank"].dtype.kind == "i"
+    tied = SweepResult("s", [task(f"t{i}", i, (1,), [0.5], [0.2]) for i in range(3)]
+                       + [task("low", 9, (1,), [0.1], [0.9])])
+    for metric, order in (("accuracy_test", ["t0", "t1", "t2", "low"]),
+                          ("loss", ["t0", "t1", "t2", "low"])):
+        board = tied.leaderboard(metric)
+        assert board["name"].tolist() == order
+        assert board["rank"].tolist() == [1, 1, 1, 4]
+
+
+def test_ties_keep_the_sweeps_order_in_a_long_leaderboard():
+    names = [f"t{i:02d}" for i in range(40)]
+    tied = SweepResult("s", [task(name, i, (1,), [0.5], [0.2]) for i, name in enumerate(names)])
+    assert tied.leaderboard()["name"].tolist() == names
+    assert tied.leaderboard("loss")["name"].tolist() == names
+
+
+def test_a_metric_other_than_the_sweeps_is_ranked_by_its_own_name():
+    result = SweepResult("s", [task("a", 1, (1,), [0.9], [0.5]), task("b", 2, (1,), [0.8], [0.1])],
+                         metric="loss", direction="minimize")
+    assert result.leaderboard()["name"].tolist() == ["b", "a"]
+    assert result.leaderboard("accuracy_test")["name"].tolist() == ["a", "b"]
+
+
+def test_best_epoch_skips_nan_keeps_the_first_of_equals_and_falls_back_to_metrics():
+    rows = [{"loss": math.nan, "accuracy_test": math.nan}, {"loss": 0.3, "accuracy_test": 0.7},
+            {"loss": 0.1, "accuracy_test": 0.9}, {"loss": 0.1, "accuracy_test": 0.9}]
+    result = SweepResult("s", [one(rows)])
+    assert result.leaderboard("accuracy_test", at="best")[["accuracy_test", "epoch"]].values.tolist() == [[0.9, 2]]
+    assert result.leaderboard("loss", at="best")[["loss", "epoch"]].values.tolist() == [[0.1, 2]]
+    final_only = SweepResult("s", [one([{"loss": 0.4}], {"accuracy_test": 0.6})])
+    board = final_only.leaderboard("accuracy_test", at="best")
+    assert board["accuracy_test"].tolist() == [0.6] and board["epoch"].tolist() == [None]
+
+
+def test_messages_for_a_sweep_without_results_and_an_unlike_metric(sweep):
+    broken = SweepResult("s", [TaskResult("a", {}, 0, FAILED, error="x",
+                                          history=[{"loss": 1.0}])])
+    with pytest.raises(UnknownMetricError) as caught:
+        broken.plot_curves()  # no metric to default to
+    assert caught.value.args[0] == ("sweep 's' has no complete task, so it has no default "
+                                    "metric; pass one of ['loss'].")
+    with pytest.raises(UnknownMetricError) as caught:
+        sweep.leaderboard("zzz")
+    assert "Did you mean" not in str(caught.value) and "metric 'zzz' is not in the history of " \
+        "sweep 'iris'. Available metrics: ['accuracy_test', 'roc_auc_score_display', 'loss']." in str(caught.value)
+    with pytest.raises(SweepsValueError) as caught:
+        sweep.leaderboard(mode="up")
+    assert str(caught.value) == ("mode='up' is not valid: expected one of ['max', 'min'] (or None: "
+                                 "from the sweep's direction, 'min' for losses and errors).")
+    with pytest.raises(SweepsValueError) as caught:
+        sweep.leaderboard(at="first")
+    assert str(caught.value) == ("at='first' is not valid: expected one of ['last', 'best'] "
+                                 "('last': the final epoch; 'best': the best epoch of each task).")
+    with pytest.raises(SweepsValueError) as caught:
+        SweepResult("s", [], direction="up")
+    assert str(caught.value) == ("direction='up' is not valid: expected one of ['maximize', "
+                                 "'minimize'] or None (guessed from the metric's name).")
+
+
+def test_plot_methods_pass_their_arguments_on(sweep, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots()
+    assert sweep.plot_curves("loss", ax=ax, path=tmp_path / "c.png") is ax
+    assert ax.get_ylabel() == "loss" and (tmp_path / "c.png").stat().st_size > 0
+    _, ax = plt.subplots()
+    assert sweep.plot_leaderboard("loss", ax=ax, path=tmp_path / "l.png", at="best", top=2) is ax
+    assert len(ax.patches) >= 2 and (tmp_path / "l.png").stat().st_size > 0
+    assert "loss at the best epoch" in ax.get_xlabel()
+    assert [t.get_text().split()[-1] for t in ax.get_yticklabels()][:2] == ["lr0.3", "lr0.1"]
+    many = SweepResult("s", [task(f"t{i:02d}", i, (1,), [i / 50], [0.2]) for i in range(41)])
+    ax = many.plot_leaderboard()
+    assert "at the last epoch" in ax.get_xlabel() and len(ax.get_yticklabels()) == 40
+    plt.close("all")

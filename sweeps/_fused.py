@@ -217,10 +217,18 @@ class _Batch:
                           device=None if device is None else str(device), extra=extra)
 
     def _finish(self, entries: list) -> None:
-        for entry in entries:
+        """Record every result, in one journal write where the store is a journal file."""
+        for position, entry in enumerate(entries):
             stored = decode(entry.trial.user_attrs.get("extra") or {})
             entry.result.extra.update({k: v for k, v in stored.items() if k not in entry.result.extra})
-            self.worker.finish(entry.trial, entry.result, entry.reporter)
+            if self.worker.store.objective(self.worker.job.sweep)[0] is not None:
+                break
+            self.worker.finish(entry.trial, entry.result, entry.reporter)  # fixes the metric
+        else:
+            return
+        with _DeferredAppends(self.worker.storage):
+            for entry in entries[position:]:
+                self.worker.finish(entry.trial, entry.result, entry.reporter)
 
     def _put_back(self, entries: list) -> None:
         for entry in entries:
@@ -228,6 +236,48 @@ class _Batch:
                 put_back(self.worker.storage, entry.trial._trial_id)
             except Exception as error:  # the store itself may be what failed
                 logger.debug("could not put back trial %s: %s", entry.trial._trial_id, error)
+
+
+class _DeferredAppends:
+    """Holds back a journal file's appends and writes them as one (one fsync for a group's
+    results instead of one per trial); other storages are left alone.
+
+    Only for writes that read nothing back: the results of trials this participant holds, once
+    the sweep's metric is fixed. If the process dies first, those trials were not recorded and
+    go back to the queue, as any trial whose participant died.
+    """
+
+    def __init__(self, storage: Any):
+        self.storage = storage
+        self.backend = getattr(storage, "_backend", None)
+        self.logs: list = []
+        self.active = False
+
+    def __enter__(self) -> "_DeferredAppends":
+        try:
+            from optuna.storages import JournalStorage
+        except ImportError:
+            return self
+        if isinstance(self.storage, JournalStorage) and hasattr(self.backend, "append_logs") and hasattr(
+                self.storage, "_sync_with_backend"):
+            self.storage._backend = self
+            self.active = True
+        return self
+
+    def append_logs(self, logs: list) -> None:
+        self.logs.extend(logs)
+
+    def read_logs(self, log_number_from: int) -> Any:
+        return self.backend.read_logs(log_number_from)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if not self.active:
+            return
+        self.storage._backend = self.backend
+        if self.logs:
+            with self.storage._thread_lock:
+                self.backend.append_logs(self.logs)
+                self.storage._sync_with_backend()
 
 
 class _Heartbeat:

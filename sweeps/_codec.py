@@ -18,6 +18,8 @@ def encode(value: Any) -> Any:
     """A JSON-able form of ``value`` that ``decode`` turns back into it (tuples, NaN, ...)."""
     if value is None or isinstance(value, (bool, str)):
         return value
+    if type(value).__name__ == "bool_" and hasattr(value, "dtype"):  # numpy.bool_ is no int
+        return bool(value)
     if isinstance(value, float):
         if math.isfinite(value):
             return value

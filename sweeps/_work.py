@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib.util
 import inspect
 import logging
 import math
@@ -62,12 +63,15 @@ def derive_seed(sweep_seed: Optional[int], name: str) -> Optional[int]:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed ``random``, numpy and, if this process has imported it, torch."""
+    """Seed ``random``, numpy and torch (imported here when installed: a task that imports it
+    later, inside ``create_task``, would otherwise draw unseeded weights)."""
     import numpy
 
     random.seed(seed)
     numpy.random.seed(seed)
     torch = sys.modules.get("torch")
+    if torch is None and importlib.util.find_spec("torch") is not None:
+        import torch
     if torch is not None:
         torch.manual_seed(seed)
 

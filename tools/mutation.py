@@ -66,7 +66,8 @@ MODULES = {
         "mutants": ["sweeps._sweep.x__enqueue_grid__mutmut_*",
                     "sweeps._store.xǁStoreǁrecords__mutmut_*",
                     "sweeps._store.x__record_order__mutmut_*"],
-        "tests": ["tests/sweeps/test_sweep.py", "tests/sweeps/test_store.py"],
+        "tests": ["tests/sweeps/test_pinned_resume.py", "tests/sweeps/test_sweep.py",
+                  "tests/sweeps/test_store.py"],
         "also": ["sweeps/_store.py"],
     },
 }

@@ -125,9 +125,6 @@ print(json.dumps(run_task(create_lazy_torch_task, "X1", grid=dict(x=[1]), data=N
 """
 
 
-@pytest.mark.xfail(strict=True, reason="seed_everything seeds torch only when the process has "
-                   "imported it before the task runs; a task that imports torch in run() draws "
-                   "unseeded numbers in a fresh worker (sweeps/_work.py, reported in issue 12)")
 def test_a_task_that_imports_torch_late_is_seeded_too():
     import json
     import os

@@ -115,10 +115,10 @@ def _prepare_shared(task: Any, data: Any, seed: Optional[int], cache: dict) -> N
     state = types.SimpleNamespace(iteration=0, first_iteration=0, losses=[], run_seed=seed, output={},
                                   started=time.perf_counter())
     task._state = state
-    task._seed_everything()
+    _seed_weights(task)
     state.original_ibundle = task._to_ibundle(data)
     task.late_initialization(state.original_ibundle)
-    task._seed_everything()  # again: initialize_task may have set the seed
+    _seed_weights(task)  # again: initialize_task may have set the seed
     task._check_ready()
     if type(task.model_handler) is not TorchModelHandler:
         raise NotATorchTask(f"model_handler is a {type(task.model_handler).__name__}, not a TorchModelHandler")
@@ -148,6 +148,21 @@ def _prepare_shared(task: Any, data: Any, seed: Optional[int], cache: dict) -> N
     task.model_handler.instantiate(task, sample, state.device)
     task.history = []
     state.prepared = time.perf_counter()
+
+
+def _seed_weights(task: Any) -> None:
+    """``task._seed_everything()`` on the generators that draw initial weights: torch's CPU one
+    (networks are built on the CPU, then moved) and CUDA's where it runs. ``torch.manual_seed``
+    also queues the seed for every device not started yet, which costs more than building a
+    small network, thousands of times over."""
+    seed = task._current_seed()
+    if seed is None:
+        return
+    import torch
+
+    torch.default_generator.manual_seed(seed)
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.manual_seed_all(seed)
 
 
 def _preparation_key(task: Any, data: Any, device: Any) -> Optional[tuple]:
@@ -378,6 +393,10 @@ class _Program:
         self.y_train = self.state.train_data.tensor(label, self.device)
         self._evaluation()
         self.active = list(range(len(members)))  # positions in members of the rows still training
+        # samplers that draw nothing give every task the same batches: drawn once per epoch
+        self.deterministic = all(getattr(m.task.batcher.training_sampler, "deterministic", False)
+                                 and getattr(m.task.batcher.mini_batching_sampler, "deterministic", False)
+                                 for m in members)
         self.rows: list = [[] for _ in members]
         self.stopped = [False] * len(members)
 
@@ -475,9 +494,7 @@ class _Program:
         samplers are deterministic), drawn from each task's own generator as the unfused loop does."""
         tasks = [self.members[p].task for p in self.active]
         first = tasks[0]
-        deterministic = all(getattr(t.batcher.training_sampler, "deterministic", False)
-                            and getattr(t.batcher.mini_batching_sampler, "deterministic", False) for t in tasks)
-        if deterministic:
+        if self.deterministic:
             return [[rows] for rows in _task_steps(first)]
         per_task = [_task_steps(t) for t in tasks]
         counts = {len(steps) for steps in per_task}

@@ -18,7 +18,7 @@ def encode(value: Any) -> Any:
     """A JSON-able form of ``value`` that ``decode`` turns back into it (tuples, NaN, ...)."""
     if value is None or isinstance(value, (bool, str)):
         return value
-    if type(value).__name__ == "bool_" and hasattr(value, "dtype"):  # numpy.bool_ is no int
+    if getattr(getattr(value, "dtype", None), "kind", None) == "b":  # numpy's bool scalar
         return bool(value)
     if isinstance(value, float):
         if math.isfinite(value):

@@ -35,7 +35,7 @@ from typing import Any, Iterator, Optional, Union
 from ._codec import decode, encode
 from ._distributions import ParamKinds
 from ._errors import SweepsTypeError, SweepsValueError, UnknownSweepError
-from ._journal import file_lock, repair
+from ._journal import file_lock, journal_backend, repair
 from ._objective import check_mode, choose_metric, default_mode, final_value, to_direction
 from ._results import SweepResult
 from ._spec import COMPLETE, FAILED, PRUNED, TaskResult
@@ -69,13 +69,14 @@ class Store:
         self.kind, self.url, self._path = resolve_url(url)
         self.folder = self._path.parent if self._path else None
         self._storage: Any = None
+        self._backend: Any = None  # a journal file's backend, once open
 
     def __repr__(self) -> str:
         return f"Store({redacted(self.url)!r})"
 
     def __getstate__(self) -> dict:
         # An open storage holds a connection or a file handle; reopen it on the other side.
-        return {**self.__dict__, "_storage": None}
+        return {**self.__dict__, "_storage": None, "_backend": None}
 
     # ----------------------------------------------------------------------------- opening
     def _exists(self) -> bool:
@@ -113,8 +114,8 @@ class Store:
             if self.kind == "journal":
                 with file_lock(self._lock_path()):
                     repair(self._path)
-                    backend = optuna.storages.journal.JournalFileBackend(str(self._path))
-                    self._storage = optuna.storages.JournalStorage(backend)
+                    self._backend = journal_backend(self._path)
+                    self._storage = optuna.storages.JournalStorage(self._backend)
             elif self._path is not None:
                 # Several processes creating the tables of a new SQLite file at once collide
                 # ('table alembic_version already exists'): one at a time.
@@ -156,6 +157,16 @@ class Store:
             finally:
                 connection.execute(sqlalchemy.text(release),
                                    {"k": key if dialect == "postgresql" else str(key)})
+
+    def batched(self) -> Any:
+        """Gather the writes of one step into one append on a journal file (elsewhere: as is)."""
+        self._open()
+        return self._backend.batched() if self._backend is not None else contextlib.nullcontext()
+
+    def relaxed(self) -> Any:
+        """Skip the disk sync of the queue's bookkeeping on a journal file (elsewhere: as is)."""
+        self._open()
+        return self._backend.relaxed() if self._backend is not None else contextlib.nullcontext()
 
     def claim_lock(self, sweep: str) -> Any:
         """Held while claiming a trial. Optuna's compare-and-set is atomic on a journal file and

@@ -475,7 +475,12 @@ def _enqueue_grid(plan: _Plan) -> None:
                    for position, (spec, key) in enumerate(zip(specs, keys)) if key not in live]
         from ._trials import enqueue
 
-        enqueue(storage, store.study_id(name), store.templates(name, missing))
+        templates = store.templates(name, missing)
+        # Optuna's journal reads back the id of each trial it creates: the first one is written
+        # on its own, the rest in one append
+        enqueue(storage, store.study_id(name), templates[:1])
+        with store.batched():
+            enqueue(storage, store.study_id(name), templates[1:])
     plan.specs = specs
 
 

@@ -64,11 +64,26 @@ def _process_start(pid: int) -> Optional[str]:
         return None
 
 
+# The ids of the participants working in this process: a lease held by this process but by a
+# participant that ended (an interrupted run, a journal line lost with the machine) is not alive.
+_WORKING: set = set()
+
+
 def this_participant() -> dict:
-    """Who holds a lease: host, pid, process start and a random id (unique per participant)."""
+    """Who holds a lease: host, pid, process start and a random id (unique per participant).
+
+    The participant counts as working in this process until ``ended(participant)``.
+    """
     pid = os.getpid()
-    return {"host": socket.gethostname(), "pid": pid, "start": _process_start(pid),
-            "id": uuid.uuid4().hex[:12]}
+    participant = {"host": socket.gethostname(), "pid": pid, "start": _process_start(pid),
+                   "id": uuid.uuid4().hex[:12]}
+    _WORKING.add(participant["id"])
+    return participant
+
+
+def ended(participant: dict) -> None:
+    """The participant stopped working: its leases are no longer alive."""
+    _WORKING.discard(participant.get("id"))
 
 
 def _pid_alive(pid: int, start: Optional[str]) -> bool:
@@ -103,6 +118,8 @@ def lease_alive(lease: Optional[dict], started: Optional[datetime.datetime]) -> 
             return (datetime.datetime.now() - started).total_seconds() < LEASE_SECONDS
         return (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds() < LEASE_SECONDS
     if lease.get("host") == socket.gethostname() and isinstance(lease.get("pid"), int):
+        if lease["pid"] == os.getpid() and lease.get("start") == _process_start(os.getpid()):
+            return lease.get("id") in _WORKING
         return _pid_alive(lease["pid"], lease.get("start"))
     return float(lease.get("until", 0)) > now
 
@@ -135,10 +152,17 @@ def index(storage: Any, study_id: int) -> list[Entry]:
             key = params_key(decode(trial.user_attrs["params"]))
         entries.append(Entry(
             trial._trial_id, trial.number, trial.state.name, key, trial.user_attrs.get("name"),
-            trial.system_attrs.get(LEASE), int(trial.system_attrs.get(ATTEMPTS, 0)),
+            trial.system_attrs.get(LEASE), _attempts(trial.system_attrs),
             trial.datetime_start,
         ))
     return entries
+
+
+def _attempts(system_attrs: dict) -> int:
+    lease = system_attrs.get(LEASE)
+    if isinstance(lease, dict) and "attempts" in lease:
+        return int(lease["attempts"])
+    return int(system_attrs.get(ATTEMPTS, 0))
 
 
 # ----------------------------------------------------------------------------- transitions
@@ -170,7 +194,8 @@ def claim(storage: Any, study_id: int, participant: dict) -> Optional[Any]:
     """Take the next WAITING trial for ``participant``; None when none is waiting.
 
     Optuna's compare-and-set makes this safe between any number of participants on every
-    storage: exactly one of them gets each trial.
+    storage: exactly one of them gets each trial. Two writes: the state, then the lease (which
+    also counts the attempts).
     """
     import optuna
     from optuna.trial import TrialState
@@ -181,24 +206,24 @@ def claim(storage: Any, study_id: int, participant: dict) -> Optional[Any]:
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
-        renew(storage, trial._trial_id, participant)
-        storage.set_trial_system_attr(trial._trial_id, ATTEMPTS,
-                                      int(trial.system_attrs.get(ATTEMPTS, 0)) + 1)
+        attempts = _attempts(trial.system_attrs) + 1
+        renew(storage, trial._trial_id, participant, attempts)
         return storage.get_trial(trial._trial_id)
     return None
 
 
-def renew(storage: Any, trial_id: int, participant: dict) -> None:
+def renew(storage: Any, trial_id: int, participant: dict, attempts: int) -> None:
     """Write (or extend) the lease of ``participant`` on a RUNNING trial."""
-    storage.set_trial_system_attr(trial_id, LEASE,
-                                  {**participant, "until": time.time() + LEASE_SECONDS})
+    storage.set_trial_system_attr(trial_id, LEASE, {**participant, "attempts": attempts,
+                                                    "until": time.time() + LEASE_SECONDS})
 
 
 def put_back(storage: Any, trial_id: int) -> None:
     """Return a RUNNING trial to the queue (its participant was cancelled or died)."""
     from optuna.trial import TrialState
 
-    storage.set_trial_system_attr(trial_id, LEASE, None)
+    attempts = _attempts(storage.get_trial(trial_id).system_attrs)
+    storage.set_trial_system_attr(trial_id, LEASE, {"attempts": attempts})
     storage.set_trial_state_values(trial_id, state=TrialState.WAITING)
 
 
@@ -241,52 +266,14 @@ def finish(storage: Any, trial_id: int, attrs: dict, state: str, value: Optional
            intermediate: dict) -> None:
     """Write a task's outcome and close its trial: COMPLETE, FAIL or PRUNED.
 
-    On a journal file every write is one appended line taken under Optuna's file lock; they are
-    appended together here, as one write, where this Optuna version allows it.
+    The caller gathers these writes into one (``Store.batched``) where the storage allows.
     """
     from optuna.trial import TrialState
 
     state_obj = TrialState[state]
     values = [value] if state_obj == TrialState.COMPLETE else None
-    if _journal_batch(storage, trial_id, attrs, intermediate, state_obj, values):
-        return
     for key, item in attrs.items():
         storage.set_trial_user_attr(trial_id, key, item)
     for step, item in intermediate.items():
         storage.set_trial_intermediate_value(trial_id, step, item)
-    storage.set_trial_system_attr(trial_id, LEASE, None)
     storage.set_trial_state_values(trial_id, state=state_obj, values=values)
-
-
-def _journal_batch(storage: Any, trial_id: int, attrs: dict, intermediate: dict, state: Any,
-                   values: Optional[list]) -> bool:
-    """Append a finished trial's operations to a journal file in one write; False where this
-    Optuna's journal does not look as expected (then each operation is written on its own)."""
-    try:
-        from optuna.storages import JournalStorage
-        from optuna.storages.journal._storage import JournalOperation
-    except ImportError:
-        return False
-    if not isinstance(storage, JournalStorage):
-        return False
-    needed = ("_backend", "_replay_result", "_thread_lock", "_sync_with_backend")
-    if not all(hasattr(storage, name) for name in needed):
-        return False
-    lock = storage._thread_lock
-    with lock:
-        worker = storage._replay_result.worker_id
-        base = {"worker_id": worker, "trial_id": trial_id}
-        # Optuna's replay takes one attribute per operation
-        logs = [{"op_code": JournalOperation.SET_TRIAL_USER_ATTR, **base, "user_attr": {key: item}}
-                for key, item in attrs.items()]
-        logs += [{"op_code": JournalOperation.SET_TRIAL_INTERMEDIATE_VALUE, **base, "step": step,
-                  "intermediate_value": item} for step, item in intermediate.items()]
-        logs.append({"op_code": JournalOperation.SET_TRIAL_SYSTEM_ATTR, **base,
-                     "system_attr": {LEASE: None}})
-        logs.append({"op_code": JournalOperation.SET_TRIAL_STATE_VALUES, **base,
-                     "state": state, "values": values,
-                     "datetime_complete": datetime.datetime.now(datetime.timezone.utc).isoformat(
-                         timespec="microseconds")})
-        storage._backend.append_logs(logs)
-        storage._sync_with_backend()
-    return True

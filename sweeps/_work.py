@@ -32,10 +32,11 @@ from ._errors import SweepsTypeError
 from ._spec import COMPLETE, FAILED, PRUNED, TaskResult
 from ._store import Store, intermediate_values, trial_value, user_attrs
 from ._trials import (
-    ATTEMPTS,
     KEY,
+    LEASE,
     LEASE_SECONDS,
     claim,
+    ended,
     index,
     params_key,
     put_back,
@@ -229,14 +230,18 @@ def participate(job: Job, slot: int = 0, on_result: Optional[Callable] = None,
     bar); ``slot`` tells participants apart (a search seeds each one's sampler differently)."""
     worker = _Participant(job, slot)
     ran = 0
-    while not (should_stop and should_stop()):
-        trial = worker.next_trial()
-        if trial is None:
-            break
-        result = worker.run(trial)
-        ran += 1
-        if on_result is not None:
-            on_result(result)
+    try:
+        while not (should_stop and should_stop()):
+            trial = worker.next_trial()
+            if trial is None:
+                break
+            result = worker.run(trial)
+            ran += 1
+            if on_result is not None:
+                on_result(result)
+    finally:
+        worker.heartbeat.stop()
+        ended(worker.me)
     return ran
 
 
@@ -250,6 +255,7 @@ class _Participant:
         if self.study_id is None:
             raise job.store.unknown(job.sweep)
         self.me = this_participant()
+        self.heartbeat = _Heartbeat(self.storage, self.me)
         self._study = None
         self._data = None
         self._warned = False
@@ -274,7 +280,7 @@ class _Participant:
     # ------------------------------------------------------------------------- claiming
     def next_trial(self) -> Optional[Any]:
         for _ in range(2):
-            with self.store.claim_lock(self.job.sweep):
+            with self.store.claim_lock(self.job.sweep), self.store.relaxed():
                 trial = claim(self.storage, self.study_id, self.me)
             if trial is not None:
                 return trial
@@ -301,7 +307,7 @@ class _Participant:
                 trial = study.ask()
             finally:
                 optuna.logging.set_verbosity(verbosity)
-            renew(self.storage, trial._trial_id, self.me)
+            renew(self.storage, trial._trial_id, self.me, 1)
         params = plan.space.suggest(trial)
         key = params_key(params)
         with self.store.lock(self.job.sweep):
@@ -321,7 +327,6 @@ class _Participant:
             self.storage.set_trial_user_attr(trial._trial_id, "name", name)
             self.storage.set_trial_user_attr(trial._trial_id, "params", encode(params))
             self.storage.set_trial_system_attr(trial._trial_id, KEY, key)
-            self.storage.set_trial_system_attr(trial._trial_id, ATTEMPTS, 1)
         return self.storage.get_trial(trial._trial_id)
 
     # ------------------------------------------------------------------------- running
@@ -337,16 +342,16 @@ class _Participant:
         seed = derive_seed(self.job.seed, name)
         metric, mode = self.store.objective(self.job.sweep)
         reporter = _Reporter(self, trial, metric)
-        beat = _Heartbeat(self.storage, trial._trial_id, self.me)
+        self.heartbeat.hold(trial._trial_id, (trial.system_attrs.get(LEASE) or {}).get("attempts", 1))
         try:
             data = self.data()
             result = run_spec(self.job.create_task, data, name, params, seed,
                               on_epoch=reporter if reporter.active else None)
         except BaseException:
-            beat.stop()
+            self.heartbeat.release()
             put_back(self.storage, trial._trial_id)
             raise
-        beat.stop()
+        self.heartbeat.release()
         self._warn_if_unhooked(result, reporter)
         result.extra.update({k: v for k, v in decode(trial.user_attrs.get("extra") or {}).items()
                              if k not in result.extra})
@@ -377,7 +382,9 @@ class _Participant:
         values = intermediate_values(result, metric) if metric else {}
         unreported = {k: v for k, v in values.items() if k not in reporter.reported}
         try:
-            finish(self.storage, trial._trial_id, user_attrs(result), state, value, unreported)
+            with self.store.batched():
+                finish(self.storage, trial._trial_id, user_attrs(result), state, value,
+                       unreported)
         except optuna.exceptions.UpdateFinishedTrialError:
             # only when a lease was taken from a participant that was alive but silent for
             # longer than the lease (a frozen machine): the other run's record stands
@@ -423,22 +430,36 @@ class _Reporter:
 
 
 class _Heartbeat:
-    """Renews a trial's lease while its task runs, so that participants on other hosts know the
-    runner is alive (on this host they ask the operating system)."""
+    """Renews the lease of the trial a participant runs, so that participants on other hosts
+    know the runner is alive (on this host they ask the operating system). One thread per
+    participant, asleep between beats."""
 
-    def __init__(self, storage: Any, trial_id: int, participant: dict):
-        self.storage, self.trial_id, self.participant = storage, trial_id, participant
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name="sweeps-heartbeat", daemon=True)
-        self._thread.start()
+    def __init__(self, storage: Any, participant: dict):
+        self.storage, self.participant = storage, participant
+        self._held: Optional[tuple] = None
+        self._wake = threading.Event()
+        self._thread: Optional[threading.Thread] = None
 
-    def _beat(self) -> None:
-        while not self._stop.wait(LEASE_SECONDS / 4):
-            try:
-                renew(self.storage, self.trial_id, self.participant)
-            except Exception as error:  # the next beat may succeed; the task goes on
-                logger.debug("heartbeat of trial %s failed: %s", self.trial_id, error)
+    def hold(self, trial_id: int, attempts: int) -> None:
+        self._held = (trial_id, attempts)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._beat, name="sweeps-heartbeat",
+                                            daemon=True)
+            self._thread.start()
+
+    def release(self) -> None:
+        self._held = None
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
+        self._held = None
+        self._wake.set()
+
+    def _beat(self) -> None:
+        while not self._wake.wait(LEASE_SECONDS / 4):
+            held = self._held
+            if held is None:
+                continue
+            try:
+                renew(self.storage, held[0], self.participant, held[1])
+            except Exception as error:  # the next beat may succeed; the task goes on
+                logger.debug("heartbeat of trial %s failed: %s", held[0], error)

@@ -107,9 +107,6 @@ def test_a_sweep_keeps_bool_and_int_grid_values_apart(store, tmp_path):
     same(sorted(board["level"].tolist(), key=repr), sorted([1, True, 1.5, 0, False], key=repr))
 
 
-@pytest.mark.xfail(strict=True, reason="numpy.bool_ is stored as its repr 'np.True_': "
-                   "sweeps/_codec.encode tests type(value).__name__ == 'bool_', but numpy 2 names "
-                   "the type 'bool' (value.dtype.kind == 'b' works on numpy 1 and 2)")
 def test_a_numpy_bool_comes_back_as_a_bool(store, tmp_path):
     name = f"npbool-{tmp_path.name}"
     store.record(name, TaskResult("a", {"flag": np.bool_(True)}, 0, "complete",

@@ -189,7 +189,8 @@ def main(argv=None) -> None:
     if args.check:
         # learning rates where training is stable: where outputs saturate (ties in the AUC) or
         # training is chaotic (Adam at 1.0), rounding differences grow as between two BLAS builds
-        stable = dict(grid(4, args.epochs, args.device), learning_rate=np.geomspace(1e-3, 3e-2, max(1, args.check // 4)).tolist())
+        rates = np.geomspace(1e-3, 3e-2, max(1, args.check // 4)).tolist()
+        stable = dict(grid(4, args.epochs, args.device), learning_rate=rates)
         check(data, params_of(stable)[:args.check])
     sizes = [int(s) for s in (args.sizes or str(args.tasks)).split(",")]
     training_alone(data, params_of(grid(sizes[0], args.epochs, args.device)), args.sample, args.device)

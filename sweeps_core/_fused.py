@@ -64,8 +64,10 @@ class Member:
     ops: list  # ("linear", weight, bias) | ("act", name)
     optimizer: dict  # kind + hyperparameters
     loss: tuple  # (name, options)
-    key: tuple = ()
+    key: tuple = ()  # equal keys: the tasks can train together
     error: Optional[str] = None  # a traceback once the task failed inside its group
+    evaluation: Any = None  # (row, outputs per stage) of the task's last report
+    position: int = 0  # where run_fused was given the task
 
 
 def prepare(task: Any, data: Any, *, seed: Optional[int] = None, cache: Optional[dict] = None) -> Member:

@@ -24,7 +24,7 @@ from ._codec import decode
 from ._errors import SweepsTypeError, SweepsValueError
 from ._executors import Executor, register_executor
 from ._spec import COMPLETE, FAILED, TaskResult
-from ._trials import LEASE_SECONDS, put_back, renew
+from ._trials import LEASE, LEASE_SECONDS, ended, put_back, renew
 from ._work import _Participant, _read_result, _Reporter, derive_seed, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -76,17 +76,21 @@ class FusedExecutor(Executor):
         """Work the queue of ``job`` in batches until nothing is left; the number of trials run."""
         worker = _Participant(job, 0)
         ran, first = 0, True
-        while True:
-            trials = []
-            while len(trials) < self.batch_size:
-                trial = worker.next_trial()
-                if trial is None:
-                    break
-                trials.append(trial)
-            if not trials:
-                return ran
-            ran += _Batch(self, worker, trials, check=first).run(on_result)
-            first = False
+        try:
+            while True:
+                trials = []
+                while len(trials) < self.batch_size:
+                    trial = worker.next_trial()
+                    if trial is None:
+                        break
+                    trials.append(trial)
+                if not trials:
+                    return ran
+                ran += _Batch(self, worker, trials, check=first).run(on_result)
+                first = False
+        finally:
+            worker.heartbeat.stop()
+            ended(worker.me)  # its leases die with it: the driver puts back what it held
 
     def __repr__(self) -> str:
         return (f"FusedExecutor(batch_size={self.batch_size!r}, group_size={self.group_size!r}, "
@@ -106,6 +110,7 @@ class _Entry:
         self.why = None  # why the task cannot fuse
         self.result: Optional[TaskResult] = None
         self.seconds = 0.0
+        self.attempts = (trial.system_attrs.get(LEASE) or {}).get("attempts", 1)
 
 
 class _Batch:
@@ -115,7 +120,8 @@ class _Batch:
         self.entries = [_Entry(worker, trial, metric) for trial in trials]
 
     def run(self, on_result: Optional[Callable]) -> int:
-        beat = _Heartbeat(self.worker.storage, [e.trial._trial_id for e in self.entries], self.worker.me)
+        beat = _Heartbeat(self.worker.storage, [(e.trial._trial_id, e.attempts) for e in self.entries],
+                          self.worker.me)
         try:
             alone = self._prepare()
             self._train()
@@ -217,17 +223,18 @@ class _Batch:
                           device=None if device is None else str(device), extra=extra)
 
     def _finish(self, entries: list) -> None:
-        """Record every result, in one journal write where the store is a journal file."""
-        for position, entry in enumerate(entries):
+        """Record every result, gathered into one write where the store allows it."""
+        store, sweep = self.worker.store, self.worker.job.sweep
+        for entry in entries:
             stored = decode(entry.trial.user_attrs.get("extra") or {})
             entry.result.extra.update({k: v for k, v in stored.items() if k not in entry.result.extra})
-            if self.worker.store.objective(self.worker.job.sweep)[0] is not None:
-                break
-            self.worker.finish(entry.trial, entry.result, entry.reporter)  # fixes the metric
-        else:
-            return
-        with _DeferredAppends(self.worker.storage):
-            for entry in entries[position:]:
+        first = 0
+        while first < len(entries) and store.objective(sweep)[0] is None:
+            # the first result fixes the sweep's metric, which the next ones read back
+            self.worker.finish(entries[first].trial, entries[first].result, entries[first].reporter)
+            first += 1
+        with store.batched():
+            for entry in entries[first:]:
                 self.worker.finish(entry.trial, entry.result, entry.reporter)
 
     def _put_back(self, entries: list) -> None:
@@ -238,64 +245,22 @@ class _Batch:
                 logger.debug("could not put back trial %s: %s", entry.trial._trial_id, error)
 
 
-class _DeferredAppends:
-    """Holds back a journal file's appends and writes them as one (one fsync for a group's
-    results instead of one per trial); other storages are left alone.
-
-    Only for writes that read nothing back: the results of trials this participant holds, once
-    the sweep's metric is fixed. If the process dies first, those trials were not recorded and
-    go back to the queue, as any trial whose participant died.
-    """
-
-    def __init__(self, storage: Any):
-        self.storage = storage
-        self.backend = getattr(storage, "_backend", None)
-        self.logs: list = []
-        self.active = False
-
-    def __enter__(self) -> "_DeferredAppends":
-        try:
-            from optuna.storages import JournalStorage
-        except ImportError:
-            return self
-        if isinstance(self.storage, JournalStorage) and hasattr(self.backend, "append_logs") and hasattr(
-                self.storage, "_sync_with_backend"):
-            self.storage._backend = self
-            self.active = True
-        return self
-
-    def append_logs(self, logs: list) -> None:
-        self.logs.extend(logs)
-
-    def read_logs(self, log_number_from: int) -> Any:
-        return self.backend.read_logs(log_number_from)
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if not self.active:
-            return
-        self.storage._backend = self.backend
-        if self.logs:
-            with self.storage._thread_lock:
-                self.backend.append_logs(self.logs)
-                self.storage._sync_with_backend()
-
-
 class _Heartbeat:
     """Renews the leases of a batch's trials while they train (one thread for the batch)."""
 
-    def __init__(self, storage: Any, trial_ids: list, participant: dict):
-        self.storage, self.trial_ids, self.participant = storage, trial_ids, participant
+    def __init__(self, storage: Any, trials: list, participant: dict):
+        self.storage, self.trials, self.participant = storage, trials, participant
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="sweeps-fused-heartbeat", daemon=True)
         self._thread.start()
 
     def _beat(self) -> None:
         while not self._stop.wait(LEASE_SECONDS / 4):
-            for trial_id in self.trial_ids:
+            for trial_id, attempts in self.trials:
                 if self._stop.is_set():
                     return
                 try:
-                    renew(self.storage, trial_id, self.participant)
+                    renew(self.storage, trial_id, self.participant, attempts)
                 except Exception as error:  # the next beat may succeed
                     logger.debug("heartbeat of trial %s failed: %s", trial_id, error)
 

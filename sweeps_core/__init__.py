@@ -14,7 +14,7 @@ from ._batcher import (  # the original's names for the samplers too
     make_priorities_for_even_representation,
 )
 from ._bundle import DataBundle, IndexedDataBundle
-from ._errors import ConfigurationError, DataError, PicklingError, SweepsCoreError
+from ._errors import ConfigurationError, DataError, PicklingError, SweepsCoreError, TrainingDivergedError
 from ._extractors import Extractor, PlainExtractor
 from ._log import Logger
 from ._metrics import Metric, MetricPool, MulticlassMetrics, SklearnMetric
@@ -43,6 +43,7 @@ __all__ = [
     "SimpleBatcherStrategy",
     "SklearnMetric",
     "SweepsCoreError",
+    "TrainingDivergedError",
     "TrainingSettings",
     "make_priorities_for_even_representation",
     "train_display_test_split",

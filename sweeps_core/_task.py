@@ -16,7 +16,7 @@ import pandas as pd
 
 from ._batcher import SequentialSampler
 from ._bundle import DataBundle, IndexedDataBundle
-from ._errors import ConfigurationError, DataError
+from ._errors import ConfigurationError, DataError, TrainingDivergedError
 
 logger = logging.getLogger("sweeps_core")
 
@@ -37,8 +37,10 @@ _SETTINGS = dict(
     seed=None,
     device="cpu",
     fit_on="train",
+    on_nan="stop",
 )
 _FIT_ON = ("train", "first_batch")
+_ON_NAN = ("stop", "continue")
 
 
 class TrainingSettings:
@@ -48,7 +50,9 @@ class TrainingSettings:
     ``'cpu'``, ``'cuda'``, ``'cuda:N'`` or ``'auto'``. ``fit_on`` says which rows the transformers
     are fitted on: ``'train'`` (all of the training split, the default, so that preprocessing does
     not depend on the batch size or the order of rows) or ``'first_batch'`` (the original library's
-    way, to reproduce old runs).
+    way, to reproduce old runs). ``on_nan`` says what a NaN or infinite mean training loss does:
+    ``'stop'`` (the default) ends the run at that epoch with ``TrainingDivergedError``, which carries
+    the history up to it; ``'continue'`` trains on, as the original library did.
     """
 
     def __init__(self, **kwargs: Any):
@@ -77,6 +81,9 @@ class TrainingSettings:
                 problems.append(f"settings.{name}={value!r} must be {kind}" + (" or None" if optional else ""))
         if self.fit_on not in _FIT_ON:
             problems.append(f"settings.fit_on={self.fit_on!r} must be one of {list(_FIT_ON)}")
+        if self.on_nan not in _ON_NAN:
+            problems.append(f"settings.on_nan={self.on_nan!r} must be one of {list(_ON_NAN)}: 'stop' ends "
+                            "the run when the training loss becomes NaN or infinite, 'continue' trains on")
         if problems:
             raise ConfigurationError("; ".join(problems))
 
@@ -135,6 +142,14 @@ class PredefinedSplitter:
 def _as_frame(evaluated: Any) -> pd.DataFrame:
     """A report's result frame, from an ``Evaluation`` or as it already is."""
     return evaluated if isinstance(evaluated, pd.DataFrame) else evaluated.frame()
+
+
+def _diverged(loss: Any) -> bool:
+    """Whether a mean training loss is NaN or infinite (a loss that is not a number is left alone)."""
+    try:
+        return not math.isfinite(float(loss))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _as_seconds(limit: Any) -> Optional[float]:
@@ -313,6 +328,12 @@ class BatchedTrainingTask:
                 just appended and its ``iteration`` as ``epoch`` (0 for the first). Returning True
                 stops training after that epoch; ``result['output']['stopped_early']`` says so.
 
+        Raises:
+            TrainingDivergedError: the mean training loss of an epoch became NaN or infinite
+                (unless ``settings.on_nan='continue'``): "loss became NaN at epoch k", where k is
+                the row's ``iteration``. The run is finished first; the error's ``history`` holds
+                the rows up to and including epoch k (the hook is not called for that row).
+
         Example:
             >>> result = task.run(bundle, seed=0, on_epoch=lambda epoch, row: row['loss'] < 0.1)
             >>> pd.DataFrame(result['output']['history']).set_index('iteration')
@@ -324,12 +345,29 @@ class BatchedTrainingTask:
             rows = self.train_epoch()
             if self._reports_per_epoch():
                 rows.append(self.report())
+            self._stop_if_diverged(rows)
             if on_epoch is not None and any([bool(on_epoch(row["iteration"], row)) for row in rows]):
                 stopped_early = True
                 break
             if self.settings.delay_after_iteration_in_seconds:
                 time.sleep(self.settings.delay_after_iteration_in_seconds)
         return self.finish(stopped_early=stopped_early)
+
+    def _stop_if_diverged(self, rows: list) -> None:
+        """End the run with TrainingDivergedError at the first row whose training loss is not finite.
+
+        A row without training batches (a batch limit of 0) has a NaN loss too, but nothing diverged:
+        only a loss computed from batches counts.
+        """
+        epoch = vars(self._running_state()).get("diverged")
+        if epoch is None or self.settings.on_nan == "continue":
+            return
+        history = [row for row in self.finish()["output"]["history"] if row["iteration"] <= epoch]
+        word = "NaN" if math.isnan(float(history[-1]["loss"])) else "infinite"
+        raise TrainingDivergedError(
+            f"loss became {word} at epoch {epoch}; the run stopped there (its history up to that "
+            "epoch is kept). Lower the learning rate, scale the inputs, or set "
+            "settings.on_nan='continue' to train on regardless", history=history, epoch=epoch)
 
     def _reports_per_epoch(self) -> bool:
         return self.settings.mini_batch_size is None or self.settings.mini_reporting_conventional
@@ -449,22 +487,30 @@ class BatchedTrainingTask:
         """Evaluate on every evaluation split, append the history row and return it.
 
         The row holds ``<metric>_<stage>`` values, ``loss`` (mean training loss since the last
-        report), ``iteration`` and ``timestamp``.
+        report), ``iteration`` and ``timestamp``. Once the loss has diverged (``settings.on_nan='stop'``)
+        the row holds only ``loss``, ``iteration`` and ``timestamp``: the model's outputs are no
+        longer numbers, and the metrics would fail on them.
         """
         state = self._running_state()
-        evaluated = self._evaluate(state)
-        if self.artificiers:  # they read and may change the result frame: make it now
-            evaluated = _as_frame(evaluated)
-            for artificier in self.artificiers:
-                artificier.run_before_metrics(evaluated)
-        metrics = dict(self.metric_pool.run(evaluated) if len(evaluated) else {})
-        metrics["loss"] = self.model_handler.mean_loss(state.losses) if state.losses else math.nan
+        loss = self.model_handler.mean_loss(state.losses) if state.losses else math.nan
+        if state.losses and _diverged(loss) and "diverged" not in vars(state):
+            state.diverged = state.iteration  # an epoch without batches is NaN too, but did not diverge
+        if "diverged" in vars(state) and self.settings.on_nan != "continue":
+            metrics = {}
+        else:
+            evaluated = self._evaluate(state)
+            if self.artificiers:  # they read and may change the result frame: make it now
+                evaluated = _as_frame(evaluated)
+                for artificier in self.artificiers:
+                    artificier.run_before_metrics(evaluated)
+            metrics = dict(self.metric_pool.run(evaluated) if len(evaluated) else {})
+            state.evaluated = evaluated  # the frame is made once, in finish(), not in every report
+        metrics["loss"] = loss
         metrics["iteration"] = state.iteration
         for name, value in metrics.items():
             logger.debug("###%s:%s", name, value)
         metrics["timestamp"] = str(datetime.datetime.now())
         self.history.append(metrics)
-        state.evaluated = evaluated  # the frame is made once, in finish(), not in every report
         state.output.update(
             metrics=metrics, info=None, model=self.model_handler, training_task=self,
             train_split=state.split.train, test_splits=state.split.tests, batcher=self.batcher,

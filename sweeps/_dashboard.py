@@ -99,7 +99,7 @@ def serve(store: Any, host: str, port: int) -> None:
     thread = threading.Thread(target=_keep_annotating, args=(storage, stop), daemon=True,
                               name="sweeps-dashboard-notes")
     thread.start()
-    print(f"serving {store.url} on http://{host}:{port}/ (Ctrl-C stops)", file=sys.stderr)
+    print(f"serving {store.display_url} on http://{host}:{port}/ (Ctrl-C stops)", file=sys.stderr)
     try:
         optuna_dashboard.run_server(storage, host=host, port=port)
     finally:

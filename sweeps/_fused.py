@@ -211,6 +211,8 @@ class _Batch:
     def _result(self, entry: _Entry, output: Any, share: float, size: int) -> TaskResult:
         seconds = entry.seconds + share  # its preparation and its share of the group's training
         extra = {"hooked": True, "fused": size}
+        if isinstance(output, BaseException):  # the error the task's own run() raises
+            output = "".join(traceback.format_exception(type(output), output, output.__traceback__))
         if isinstance(output, str):
             return TaskResult(entry.name, entry.params, entry.seed, FAILED, error=output,
                               seconds=seconds, extra=extra)

@@ -72,7 +72,12 @@ class Store:
         self._backend: Any = None  # a journal file's backend, once open
 
     def __repr__(self) -> str:
-        return f"Store({redacted(self.url)!r})"
+        return f"Store({self.display_url!r})"
+
+    @property
+    def display_url(self) -> str:
+        """The URL to show people: the password masked."""
+        return redacted(self.url)
 
     def __getstate__(self) -> dict:
         # An open storage holds a connection or a file handle; reopen it on the other side.
@@ -85,6 +90,7 @@ class Store:
     def check(self) -> None:
         """Open the storage now, so that a missing database driver or an unreachable server is a
         clear error before any task runs (the sweep driver calls this first)."""
+        self._check_writable()
         try:
             self._open()
         except ImportError as error:
@@ -99,6 +105,24 @@ class Store:
                 "check that the database server is running and that the URL's host, port, user and "
                 "database are right (or that the file's folder is writable)"
             ) from None
+
+    def _check_writable(self) -> None:
+        """A file store must be writable, and so must its folder (locks live beside it)."""
+        if self._path is None:
+            return
+        folder = self._path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        problem = None
+        if self._path.exists() and not os.access(self._path, os.W_OK):
+            problem = "the file is read-only"
+        elif not os.access(folder, os.W_OK | os.X_OK):
+            problem = f"the folder {str(folder)!r} is not writable"
+        if problem:
+            raise SweepsValueError(
+                f"store {self.display_url!r} cannot be written: {problem}. Sweeps record every "
+                "result there as it runs; pass a writable store= (or --store), or fix the "
+                "permissions")
 
     def optuna_storage(self) -> Any:
         """The Optuna storage object, for Optuna's own tools:
@@ -326,6 +350,13 @@ class Store:
                         "worst. Pass metric= and mode= to sweep() to fix both from the start.",
                         sweep, metric, mode)
         return metric, mode
+
+    def forget_metric(self, sweep: str) -> None:
+        """Drop the metric the sweep was begun with (it is not in the tasks' histories), so
+        that the sweep can be run again with the right one."""
+        study_id = self.study_id(sweep)
+        with self.lock(sweep):
+            self._open().set_study_user_attr(study_id, "metric", None)
 
     def templates(self, sweep: str, items: list) -> list:
         """WAITING trial templates for (name, params, position) items, with Optuna params that

@@ -14,6 +14,7 @@ import difflib
 import logging
 import os
 import pickle
+import re
 import sys
 import threading
 import time
@@ -29,6 +30,7 @@ from ._registry import get_study
 from ._results import SweepResult
 from ._spec import FAILED, TaskResult, TaskSpec
 from ._store import Store
+from ._urls import printable
 from ._trials import fail_lost, params_key, release_stale
 from ._work import (  # noqa: F401 - derive_seed and seed_everything are public here too
     InMemoryData,
@@ -45,6 +47,7 @@ from ._work import (  # noqa: F401 - derive_seed and seed_everything are public 
 logger = logging.getLogger(__name__)
 
 ON_ERROR = ("record", "raise")
+_SWEEP_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 _FINISHED = ("COMPLETE", "FAIL", "PRUNED")
 
 
@@ -134,12 +137,11 @@ def sweep(
     """
     problems: list = []
     create_task, grid, data, default_name, problems = _resolve(task, grid, data)
-    plan = _common(problems, create_task, data, name or default_name, store, executor, n_jobs,
+    plan = _common(problems, create_task, data, name if name is not None else _default_name(default_name), store, executor, n_jobs,
                    seed, on_error, progress, metric, mode, direction)
     namer = _attempt(problems, Autonamer, create_task, prefix=prefix, abbreviations=abbreviations)
     specs = None if namer is None else _attempt(problems, namer.specs, **grid)
-    if problems:
-        _raise(problems)
+    _check_store(problems, plan)
     plan.specs = specs
     plan.meta = {"kind": "grid", "create_task": _describe(create_task), "data": _loader(data),
                  "seed": seed, "grid": grid, "prefix": prefix, "abbreviations": abbreviations}
@@ -209,19 +211,16 @@ def search(
     _attempt(problems, check_pruner, pruner)
     if space_obj is not None and sampler == "grid":
         _attempt(problems, space_obj.grid)
-    plan = _common(problems, create_task, data, name or default_name, store, executor, n_jobs,
+    plan = _common(problems, create_task, data, name if name is not None else _default_name(default_name), store, executor, n_jobs,
                    seed, on_error, progress, metric, mode, None)
     namer = _attempt(problems, Autonamer, create_task, prefix=prefix, abbreviations=abbreviations)
     if namer is not None and space_obj is not None:
         _attempt(problems, namer.name, {key: None for key in space_obj.distributions})
-    if problems:
-        _raise(problems)
-    if not plan.executor.in_process:
+    if plan.executor is not None and not plan.executor.in_process:
         problems.extend(_unpicklable("sampler", sampler) if not isinstance(sampler, str) else [])
         problems.extend(_unpicklable("pruner", pruner) if pruner is not None
                         and not isinstance(pruner, str) else [])
-        if problems:
-            _raise(problems)
+    _check_store(problems, plan)
     plan.search = SearchPlan(space_obj, n_trials, sampler, pruner, namer)
     plan.meta = {"kind": "search", "create_task": _describe(create_task), "data": _loader(data),
                  "seed": seed, "space": space_obj.to_json(), "n_trials": n_trials,
@@ -276,9 +275,11 @@ def _common(problems: list, create_task: Any, data: Any, name: Any, store: Any, 
             n_jobs: Any, seed: Any, on_error: Any, progress: bool, metric: Any, mode: Any,
             direction: Any) -> _Plan:
     """Check what sweep and search share; problems are gathered, not raised."""
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str) or not _SWEEP_NAME.fullmatch(name):
         problems.append(SweepsValueError(
-            f"name={name!r} must be a non-empty str naming the sweep in the store"))
+            f"name={printable(repr(name))} is not a valid sweep name: use 1 to 64 of the "
+            "characters A-Z a-z 0-9 . _ - , not starting with a dot (it names the sweep in the "
+            "store and the files of its plots), e.g. name='iris-lr'"))
     if on_error not in ON_ERROR:
         problems.append(SweepsValueError(
             f"on_error={on_error!r} must be one of {list(ON_ERROR)}: 'record' keeps going past "
@@ -300,10 +301,24 @@ def _common(problems: list, create_task: Any, data: Any, name: Any, store: Any, 
         if callable(data):
             problems.extend(_unpicklable("data", data))
     store_obj = store if isinstance(store, Store) else _attempt(problems, Store, store)
-    if store_obj is not None:
-        _attempt(problems, store_obj.check)  # a missing driver or a server that is down
     return _Plan(name, create_task, data, executor_obj, store_obj, seed, on_error, progress,
                  metric, mode, {})
+
+
+def _default_name(name: Any) -> Any:
+    """A sweep name from create_task's or the study's name: unsafe characters become '_'."""
+    if not isinstance(name, str):
+        return name
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name).lstrip(".")[:64] or "sweep"
+
+
+def _check_store(problems: list, plan: _Plan) -> None:
+    """Raise the problems found; with none, open the store and prove it writable (a missing
+    driver, a server that is down, a read-only file) before any task runs. Opening creates a
+    file store, so it comes last: bad arguments leave nothing behind."""
+    if problems:
+        _raise(problems)
+    plan.store.check()
 
 
 def _loader(data: Any) -> Optional[str]:
@@ -598,6 +613,8 @@ class _Driver:
                 self._crashed(item)
         if background.error is not None:
             self.background = None
+            if isinstance(background.error, SweepsError):
+                raise background.error
             raise SweepsError(
                 f"a worker process could not work on sweep {self.plan.name!r}: "
                 f"{type(background.error).__name__}: {background.error}") from background.error

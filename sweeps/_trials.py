@@ -75,10 +75,18 @@ def this_participant() -> dict:
     The participant counts as working in this process until ``ended(participant)``.
     """
     pid = os.getpid()
+    # the driver: this process, or the one that started this worker process
+    driver = os.getppid() if _is_worker_process() else pid
     participant = {"host": socket.gethostname(), "pid": pid, "start": _process_start(pid),
-                   "id": uuid.uuid4().hex[:12]}
+                   "driver": driver, "id": uuid.uuid4().hex[:12]}
     _WORKING.add(participant["id"])
     return participant
+
+
+def _is_worker_process() -> bool:
+    import multiprocessing
+
+    return multiprocessing.current_process().name == "sweeps-worker"
 
 
 def ended(participant: dict) -> None:
@@ -239,12 +247,30 @@ def release_stale(storage: Any, study_id: int) -> list[Entry]:
             continue
         if lease_alive(entry.lease, entry.started):
             continue
-        if entry.attempts >= MAX_ATTEMPTS:
+        if entry.attempts >= MAX_ATTEMPTS and not _died_with_its_driver(entry.lease):
             fail_lost(storage, entry)
             failed.append(entry)
         else:
             put_back(storage, entry.trial_id)
     return failed
+
+
+def _died_with_its_driver(lease: Optional[dict]) -> bool:
+    """Whether the whole driver is gone (Ctrl-C, kill -9): then the task is not to blame."""
+    if not isinstance(lease, dict) or lease.get("host") != socket.gethostname():
+        return False
+    driver = lease.get("driver")
+    if not isinstance(driver, int):
+        return False
+    if driver == lease.get("pid"):
+        return True
+    try:
+        os.kill(driver, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return not _pid_alive(driver, None)
 
 
 def fail_lost(storage: Any, entry: Entry, message: Optional[str] = None) -> None:

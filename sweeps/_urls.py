@@ -72,9 +72,16 @@ def resolve_url(url: Any) -> tuple[str, str, Optional[pathlib.Path]]:
 
 
 def _bad_url(url: Any, hint: str = "") -> SweepsValueError:
-    return SweepsValueError(f"store={url!r} is not a store location.{hint} Expected {_ACCEPTED}.")
+    shown = redacted(url) if isinstance(url, str) else url
+    return SweepsValueError(f"store={shown!r} is not a store location.{hint} Expected {_ACCEPTED}.")
 
 
 def redacted(url: str) -> str:
     """The URL without its password, for messages: ``postgresql://u:***@host/db``."""
     return re.sub(r"(://[^:/@]+:)[^/]*@", r"\1***@", url)
+
+
+def printable(text: Any) -> str:
+    """``text`` with control characters escaped: a name read from a store prints as one line
+    and cannot move the cursor or fake output."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))

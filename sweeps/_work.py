@@ -14,21 +14,24 @@ same ``Job``; they share nothing but the store. A participant:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import hashlib
 import importlib.util
 import inspect
 import logging
 import math
+import numbers
 import pickle
 import random
 import sys
 import threading
 import time
 import traceback
+from collections.abc import Mapping
 from typing import Any, Callable, Optional
 
 from ._codec import decode, encode
-from ._errors import SweepsTypeError
+from ._errors import SweepsTypeError, UnknownMetricError
 from ._spec import COMPLETE, FAILED, PRUNED, TaskResult
 from ._store import Store, intermediate_values, trial_value, user_attrs
 from ._trials import (
@@ -128,6 +131,10 @@ def run_spec(create_task: Callable[..., Any], data: Any, name: str, params: dict
         if seed is not None:
             seed_everything(seed)
         task = create_task(**params)
+        if not callable(getattr(task, "run", None)):
+            raise SweepsTypeError(
+                f"create_task(**{params!r:.200}) returned {task!r:.100}, which has no run(data) "
+                "method; create_task must build and return the task (did it forget `return`?)")
         kwargs = _contract_kwargs(task, seed, on_epoch)
         extra["hooked"] = "on_epoch" in kwargs
         output = task.run(data, **kwargs)
@@ -169,13 +176,41 @@ def _contract_kwargs(task: Any, seed: Optional[int], on_epoch: Optional[Callable
 
 
 def _read_result(result: Any) -> tuple[list, dict]:
-    try:
-        return list(result["output"]["history"]), dict(result["metrics"])
-    except (KeyError, TypeError) as error:
+    """(history, metrics) from what ``task.run`` returned, checked here, in the worker: anything
+    malformed fails this task with what was expected, and never reaches the store."""
+    expected = ("expected a dict like {'metrics': {...}, 'runs': {}, 'output': {'history': "
+                "[{...one dict per epoch: metric name -> number...}]}}")
+    if not isinstance(result, Mapping) or not isinstance(result.get("output"), Mapping):
+        raise SweepsTypeError(f"task.run(data) returned {result!r:.200}; {expected}")
+    history, metrics = result["output"].get("history"), result.get("metrics", {})
+    if not isinstance(history, (list, tuple)):
         raise SweepsTypeError(
-            f"task.run(data) returned {result!r:.200}; expected a dict like {{'metrics': {{...}}, "
-            "'runs': {}, 'output': {'history': [{...one dict per epoch...}]}}"
-        ) from error
+            f"task.run(data) returned a history of type {type(history).__name__} "
+            f"({history!r:.100}); {expected}")
+    if not isinstance(metrics, Mapping):
+        raise SweepsTypeError(f"task.run(data) returned metrics={metrics!r:.100}; {expected}")
+    for position, row in enumerate(history):
+        if not isinstance(row, Mapping):
+            raise SweepsTypeError(
+                f"task.run(data) returned a history whose row {position} is {row!r:.100} "
+                f"({type(row).__name__}), not a dict; {expected}")
+        _check_values(row, f"history row {position}")
+    _check_values(metrics, "metrics")
+    return [dict(row) for row in history], dict(metrics)
+
+
+def _check_values(row: Mapping, where: str) -> None:
+    for key, value in row.items():
+        if not isinstance(key, str):
+            raise SweepsTypeError(f"{where} has the key {key!r} ({type(key).__name__}); metric "
+                                  "names must be str")
+        if isinstance(value, numbers.Number) and not isinstance(value, (bool, complex)):
+            try:
+                float(value)
+            except (OverflowError, TypeError, ValueError):
+                raise SweepsTypeError(
+                    f"{where}: {key}={value!r:.60} does not fit a float; report metrics as "
+                    "floats (float(value))") from None
 
 
 # ----------------------------------------------------------------------------- the job
@@ -377,6 +412,19 @@ class _Participant:
         metric, mode = self.store.objective(self.job.sweep)
         if metric is None and result.ok:
             metric, mode = self.store.fix_metric(self.job.sweep, result)
+        if result.ok and metric is not None and not _reports(result, metric):
+            # a typo in metric= must stop the sweep now, not rank every task at -inf
+            put_back(self.storage, trial._trial_id)
+            self.store.forget_metric(self.job.sweep)
+            from ._objective import metric_keys
+
+            available = metric_keys(result)
+            close = difflib.get_close_matches(metric, available, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise UnknownMetricError(
+                f"metric={metric!r} is not in the history of task {result.name!r} of sweep "
+                f"{self.job.sweep!r}.{hint} Its metrics are {available!r}; run again with one of "
+                "them (nothing was recorded with the wrong metric)")
         state = {COMPLETE: "COMPLETE", PRUNED: "PRUNED"}.get(result.status, "FAIL")
         value = trial_value(result, metric, mode) if state == "COMPLETE" else None
         values = intermediate_values(result, metric) if metric else {}
@@ -390,6 +438,10 @@ class _Participant:
             # longer than the lease (a frozen machine): the other run's record stands
             logger.warning("task %r was finished by another participant meanwhile; this run's "
                            "result is not recorded", result.name)
+
+
+def _reports(result: TaskResult, metric: str) -> bool:
+    return metric in result.metrics or any(metric in row for row in result.history)
 
 
 class _Reporter:

@@ -38,10 +38,9 @@ def work(sweep: str, *, store: Any = None, executor: Any = "processes", n_jobs: 
     """Work on the stored sweep ``sweep`` until nothing is left; return its ``SweepResult``."""
     from ._autonamer import Autonamer
     from ._space import Space
-    from ._sweep import _Plan, _execute_plan_as_worker, _common
+    from ._sweep import _check_store, _common, _execute_plan_as_worker, _Plan
 
     store_obj = store if isinstance(store, Store) else Store(store)
-    store_obj.check()
     if store_obj.study_id(sweep) is None:
         raise store_obj.unknown(sweep)
     meta = store_obj.meta(sweep)
@@ -59,8 +58,7 @@ def work(sweep: str, *, store: Any = None, executor: Any = "processes", n_jobs: 
     problems: list = []
     plan: _Plan = _common(problems, create_task, data, sweep, store_obj, executor, n_jobs,
                           meta.get("seed"), "record", progress, None, None, None)
-    if problems:
-        raise problems[0]
+    _check_store(problems, plan)
     plan.meta = meta
     if meta.get("kind") == "search":
         from ._work import SearchPlan

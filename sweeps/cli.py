@@ -6,6 +6,7 @@
     sweeps leaderboard iris --metric accuracy_test
     sweeps plot iris --out figures/
     sweeps dashboard --port 8080          # optuna-dashboard on the store
+    sweeps verify iris                    # tasks by state; exit 1 on an inconsistent record
 
 Errors print one line, ``sweeps: error: ...``, and exit with status 2. ``sweeps run`` exits
 with 1 when some task failed (the leaderboard of the others is still printed).
@@ -19,6 +20,7 @@ import sys
 from typing import Any, Optional, Sequence
 
 from ._errors import SweepsError, SweepsValueError
+from ._urls import printable, redacted
 
 EXIT_FAILED_TASKS = 1
 EXIT_USAGE = 2
@@ -41,13 +43,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _quiet_optuna()
         return args.command(args)
     except (_UsageError, SweepsError) as error:
-        message = " ".join(str(error).split())  # one line, whatever the message holds
+        message = printable(redacted(" ".join(str(error).split())))  # one safe line
         print(f"sweeps: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as error:  # not ours (a file that cannot be written, ...): still one line
         if os.environ.get("SWEEPS_DEBUG"):
             raise
-        message = " ".join(str(error).split())
+        message = printable(redacted(" ".join(str(error).split())))
         print(f"sweeps: error: {type(error).__name__}: {message} (set SWEEPS_DEBUG=1 for the "
               "traceback)", file=sys.stderr)
         return EXIT_USAGE
@@ -128,6 +130,15 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no progress bar")
     worker.set_defaults(command=_worker)
+
+    check = commands.add_parser(
+        "verify", help="count a sweep's tasks by state and check that its records hold together",
+        description="Count the tasks of SWEEP by state (complete, failed, timed out, pruned, "
+                    "waiting, running, stale) and list every inconsistent record. Exit status: "
+                    "0 when the sweep is consistent, 1 when it is not, 2 on a usage error.")
+    check.add_argument("sweep", metavar="SWEEP", help="the sweep's name in the store")
+    _store_option(check)
+    check.set_defaults(command=_verify)
 
     dashboard = commands.add_parser(
         "dashboard", help="serve the store in optuna-dashboard",
@@ -240,7 +251,7 @@ def _summary(asked: Any, done_before: set, store: Any) -> str:
         what = (f"ran {_tasks(len(ran))} ({len(ran) - failed} complete, {failed} failed)"
                 + (f"; {len(already)} {'was' if len(already) == 1 else 'were'} already complete"
                    if already else ""))
-    return (f"sweep {asked.name!r}: {what}, in {store.url} (running the same command again runs "
+    return (f"sweep {asked.name!r}: {what}, in {store.display_url} (running the same command again runs "
             "only what is not complete)")
 
 
@@ -253,11 +264,14 @@ def _list(args: argparse.Namespace) -> int:
         print(f"  {name}")
     store = Store(args.store)
     sweeps = store.list_sweeps()
-    print(f"sweeps in {store.url}:" if sweeps else f"no sweeps in {store.url}")
+    print(f"sweeps in {store.display_url}:" if sweeps else f"no sweeps in {store.display_url}")
     for name in sweeps:
         results = store.records(name)
         done = sum(r.ok for r in results)
-        print(f"  {name}: {done} complete, {len(results) - done} failed")
+        pruned = sum(r.status == "pruned" for r in results)
+        failed = len(results) - done - pruned
+        print(f"  {printable(name)}: {done} complete, {failed} failed"
+              + (f", {pruned} pruned" if pruned else ""))
     return 0
 
 
@@ -281,7 +295,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
     store = Store(args.store)
     if not store.list_sweeps():
-        raise SweepsValueError(f"no sweeps in {store.url}: run one first (sweeps run iris), or pass --store.")
+        raise SweepsValueError(f"no sweeps in {store.display_url}: run one first (sweeps run iris), or pass --store.")
     serve(store, args.host, args.port)
     return 0
 
@@ -306,6 +320,14 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from ._verify import verify
+
+    verification = verify(args.sweep, store=args.store)
+    print(verification.report())
+    return 0 if verification.consistent else EXIT_FAILED_TASKS
+
+
 def _print_board(result: Any, metric: Optional[str]) -> None:
     board = result.leaderboard(metric)
     empty = f"sweep {result.name!r}: no complete task"
@@ -327,7 +349,8 @@ def _write_plots(result: Any, metric: Optional[str], folder: str, roles: dict,
     baseline = roles.pop("baseline", None)
     roles = roles or default_roles(result)
     os.makedirs(folder, exist_ok=True)
-    prefix = f"{stem}.{result.name}" if stem else result.name
+    # a sweep name read from a store may hold anything: keep the file inside the folder
+    prefix = safe_file_name(f"{stem}.{result.name}" if stem else result.name)
     curves = os.path.join(folder, f"{prefix}.curves.png")
     board = os.path.join(folder, f"{prefix}.leaderboard.png")
     drawn = result.plot_curves(metric, **roles, baseline=baseline, path=curves)
@@ -351,6 +374,14 @@ def _roles(args: argparse.Namespace) -> dict:
     if args.baseline is not None:
         roles["baseline"] = args.baseline
     return roles
+
+
+def safe_file_name(text: str) -> str:
+    """A file name (no folder) made of ``[A-Za-z0-9._-]``; '..' and leading dots removed."""
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip(".") or "sweep"
+    return name.replace("..", "_")
 
 
 def _folder(store: Any, out: Optional[str]) -> str:

@@ -191,6 +191,7 @@ def _describe(task: Any, seed: Optional[int]) -> Member:
     sampling = _sampling_key(task, len(state.train_data))
     shapes = tuple((op[0], tuple(op[1].shape)) if op[0] == "linear" else op for op in ops)
     key = (str(state.device), tuple(inputs), shapes, optimizer["kind"], loss, sampling,
+           getattr(settings, "on_nan", None),
            settings.epoch_count, settings.batch_size, settings.evaluation_batch_limit,
            handler.label_frame, len(handler.label_columns), id(state.train_data),
            tuple((k, id(v)) for k, v in state.test_data.items()), _pool_key(task.metric_pool))
@@ -355,7 +356,8 @@ def group_size_for(members: Sequence[Member], fraction: float = 0.5) -> int:
 def train(members: Sequence[Member], *, on_epoch: Optional[Sequence[Optional[Callable]]] = None,
           group_size: Optional[int] = None, result_frames: bool = True) -> list:
     """Train a group (``group()`` made it) and finish every task: the list of each task's
-    ``finish()`` result dict, or the traceback text of a task that failed on the way.
+    ``finish()`` result dict, the ``TrainingDivergedError`` its run would raise, or the traceback
+    text of a task that failed on the way.
 
     ``result_frames=False`` leaves ``result_df`` (the last report's predictions as a DataFrame)
     out of the results: making thousands of frames costs more than training a small group.
@@ -536,8 +538,17 @@ class _Program:
                     else [{} for _ in self.active])
         stop, now = [], str(datetime.datetime.now())  # one moment for the whole group's report
         losses = mean_losses.tolist() if mean_losses is not None else [math.nan] * len(self.active)
+        # as BatchedTrainingTask.report: a loss from batches that is not finite ends the task
+        # (settings.on_nan='stop'), its last row holding no metrics and reaching no hook
+        watch = mean_losses is not None and self.settings.on_nan != "continue"
         for row, position in enumerate(self.active):
             member = self.members[position]
+            if watch and not math.isfinite(losses[row]):
+                member.task._state.diverged = len(self.rows[position])
+                self.rows[position].append({"loss": losses[row], "iteration": len(self.rows[position]),
+                                            "timestamp": now})
+                stop.append(row)
+                continue
             if isinstance(measured[row], str):
                 member.error = measured[row]
                 stop.append(row)
@@ -598,7 +609,7 @@ class _Program:
                 continue
             task.history = self.rows[position]
             state.iteration = len(task.history)
-            if task.history and self.result_frames:
+            if task.history and self.result_frames and member.evaluation is not None:
                 row, outputs = member.evaluation
                 state.evaluated = Evaluation([StageResult(truth, output[row])
                                               for truth, output in zip(self.stage_truths, outputs)])
@@ -606,6 +617,12 @@ class _Program:
                 state.output.update(metrics=task.history[-1], info=None, model=task.model_handler,
                                     training_task=task, train_split=state.split.train,
                                     test_splits=state.split.tests, batcher=task.batcher)
+            if "diverged" in vars(state):
+                try:
+                    task._stop_if_diverged([])  # finishes the task and raises its own error
+                except Exception as error:  # TrainingDivergedError, with the history up to then
+                    results.append(error)
+                continue
             results.append(task.finish(stopped_early=self.stopped[position]))
         return results
 

@@ -255,11 +255,29 @@ def bt_evaluation(truth, predicted):
     return Evaluation([StageResult(truth, predicted)])
 
 
-def test_a_task_whose_report_fails_fails_alone_as_it_would_unfused(bundle):
-    # an infinite learning rate makes the outputs NaN, and roc_auc_score refuses NaN
-    with pytest.raises(ValueError, match="NaN"):
-        binary_task("SGD", math.inf, epochs=2).run(bundle, seed=0)
-    got = run_fused([binary_task("SGD", math.inf, epochs=2), binary_task("SGD", 0.1, epochs=2)],
+def test_a_diverged_task_stops_with_its_own_error_and_the_others_go_on(bundle):
+    # an infinite learning rate makes the loss NaN: the run ends with TrainingDivergedError
+    with pytest.raises(bt.TrainingDivergedError) as alone:
+        binary_task("SGD", math.inf, epochs=3).run(bundle, seed=0)
+    got = run_fused([binary_task("SGD", math.inf, epochs=3), binary_task("SGD", 0.1, epochs=3)],
                     bundle, seeds=[0, 1])
+    assert isinstance(got[0], bt.TrainingDivergedError)
+    assert str(got[0]) == str(alone.value) and got[0].epoch == alone.value.epoch
+    assert [list(row) for row in got[0].history] == [list(row) for row in alone.value.history]
+    assert [row["loss"] for row in got[0].history] == pytest.approx(
+        [row["loss"] for row in alone.value.history], nan_ok=True)
+    assert_same_histories(binary_task("SGD", 0.1, epochs=3).run(bundle, seed=1), got[1])
+
+
+def test_a_task_whose_report_fails_fails_alone_as_it_would_unfused(bundle):
+    # with on_nan='continue' the NaN outputs reach roc_auc_score, which refuses them
+    def task(lr):
+        t = binary_task("SGD", lr, epochs=2)
+        t.settings.on_nan = "continue"
+        return t
+
+    with pytest.raises(ValueError, match="NaN"):
+        task(math.inf).run(bundle, seed=0)
+    got = run_fused([task(math.inf), task(0.1)], bundle, seeds=[0, 1])
     assert isinstance(got[0], Exception) and "NaN" in str(got[0])
-    assert_same_histories(binary_task("SGD", 0.1, epochs=2).run(bundle, seed=1), got[1])
+    assert_same_histories(task(0.1).run(bundle, seed=1), got[1])

@@ -184,6 +184,15 @@ class ProcessExecutor(Executor):
         for worker in busy:
             worker.kill()
 
+    def kill(self, pid: int) -> bool:
+        """Kill the busy worker with this pid (a task past its timeout); its item comes back as
+        a crash. False when no busy worker has that pid."""
+        for worker in list(self._busy):
+            if worker.process.pid == pid and worker.process.is_alive():
+                worker.process.kill()
+                return True
+        return False
+
     def cancel(self) -> None:
         # from the driver's thread while map runs in another: kill the busy workers; their
         # items come back as crashes and the map ends

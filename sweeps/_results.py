@@ -28,7 +28,7 @@ from ._objective import (  # noqa: F401 - the metric rules, re-exported for old 
     split_key,
     to_direction,
 )
-from ._spec import COMPLETE, FAILED, PRUNED, TaskResult
+from ._spec import COMPLETE, FAILED, PRUNED, TIMED_OUT, TaskResult
 
 if TYPE_CHECKING:  # pandas is a dependency, but the store reads results without needing it
     import pandas as pd
@@ -267,7 +267,7 @@ class SweepResult:
                 "error": r.error,
             }
             for r in self.results
-            if r.status == FAILED
+            if r.status in (FAILED, TIMED_OUT)
         ]
         return pd.DataFrame(rows, columns=["name", *columns.values(), "error"])
 
@@ -322,7 +322,7 @@ class SweepResult:
 
     def __repr__(self) -> str:
         n_complete = sum(r.status == COMPLETE for r in self.results)
-        n_failed = sum(r.status == FAILED for r in self.results)
+        n_failed = sum(r.status in (FAILED, TIMED_OUT) for r in self.results)
         n_pruned = sum(r.status == PRUNED for r in self.results)
         pruned = f"{n_pruned} pruned, " if n_pruned else ""
         return (

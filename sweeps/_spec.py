@@ -25,7 +25,8 @@ class TaskSpec:
 COMPLETE = "complete"
 FAILED = "failed"
 PRUNED = "pruned"  # stopped early by a pruner; the history holds the epochs it ran
-STATUSES = (COMPLETE, FAILED, PRUNED)
+TIMED_OUT = "timed_out"  # stopped after task_timeout seconds
+STATUSES = (COMPLETE, FAILED, PRUNED, TIMED_OUT)
 
 
 @dataclasses.dataclass
@@ -35,7 +36,7 @@ class TaskResult:
     name: str
     params: dict
     seed: Optional[int]
-    status: str  # COMPLETE, FAILED or PRUNED
+    status: str  # COMPLETE, FAILED, PRUNED or TIMED_OUT
     history: list = dataclasses.field(default_factory=list)  # one dict per epoch
     metrics: dict = dataclasses.field(default_factory=dict)  # the last epoch's metrics
     error: Optional[str] = None  # the traceback text when FAILED

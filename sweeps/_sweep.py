@@ -15,6 +15,7 @@ import logging
 import os
 import pickle
 import re
+import socket
 import sys
 import threading
 import time
@@ -76,6 +77,7 @@ class _Plan:
     meta: dict
     specs: Optional[list] = None  # a grid's points
     search: Optional[SearchPlan] = None
+    task_timeout: Optional[float] = None
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -92,6 +94,7 @@ def sweep(
     n_jobs: Optional[int] = None,
     seed: Optional[int] = 0,
     on_error: str = "record",
+    task_timeout: Optional[float] = None,
     progress: bool = True,
     metric: Optional[str] = None,
     mode: Optional[str] = None,
@@ -125,6 +128,9 @@ def sweep(
             seeding).
         on_error: ``'record'`` keeps going past a failing task (recorded with its traceback);
             ``'raise'`` stops the sweep and raises ``TaskFailedError``.
+        task_timeout: seconds a task may run; a task that runs longer is stopped and recorded
+            as timed out, and the sweep goes on (None: no limit). Tasks in worker processes
+            and in a sequential sweep's main thread can be stopped; 'fused' groups cannot.
         progress: show a progress bar on stderr.
         metric, mode: the metric to rank by, and ``'max'`` or ``'min'`` (default: from the
             metric's name; ``direction='maximize'/'minimize'`` is the older spelling).
@@ -138,7 +144,7 @@ def sweep(
     problems: list = []
     create_task, grid, data, default_name, problems = _resolve(task, grid, data)
     plan = _common(problems, create_task, data, name if name is not None else _default_name(default_name), store, executor, n_jobs,
-                   seed, on_error, progress, metric, mode, direction)
+                   seed, on_error, progress, metric, mode, direction, task_timeout)
     namer = _attempt(problems, Autonamer, create_task, prefix=prefix, abbreviations=abbreviations)
     specs = None if namer is None else _attempt(problems, namer.specs, **grid)
     _check_store(problems, plan)
@@ -164,6 +170,7 @@ def search(
     n_jobs: Optional[int] = None,
     seed: Optional[int] = 0,
     on_error: str = "record",
+    task_timeout: Optional[float] = None,
     progress: bool = True,
     prefix: Optional[str] = None,
     abbreviations: Optional[dict] = None,
@@ -188,7 +195,8 @@ def search(
         pruner: None, ``'median'``, ``'hyperband'``, ``'successive_halving'`` or an Optuna
             pruner; it stops trials early from their per-epoch values (tasks whose ``run``
             takes ``on_epoch=``, as ``sweeps_core`` tasks do).
-        executor, n_jobs, seed, on_error, progress, prefix, abbreviations: as in ``sweep``.
+        executor, n_jobs, seed, on_error, task_timeout, progress, prefix, abbreviations: as
+            in ``sweep``.
 
     Example:
         >>> result = search(create_task, dict(learning_rate=(1e-3, 1.0, 'log'),
@@ -212,7 +220,7 @@ def search(
     if space_obj is not None and sampler == "grid":
         _attempt(problems, space_obj.grid)
     plan = _common(problems, create_task, data, name if name is not None else _default_name(default_name), store, executor, n_jobs,
-                   seed, on_error, progress, metric, mode, None)
+                   seed, on_error, progress, metric, mode, None, task_timeout)
     namer = _attempt(problems, Autonamer, create_task, prefix=prefix, abbreviations=abbreviations)
     if namer is not None and space_obj is not None:
         _attempt(problems, namer.name, {key: None for key in space_obj.distributions})
@@ -273,8 +281,13 @@ def run_task(
 
 def _common(problems: list, create_task: Any, data: Any, name: Any, store: Any, executor: Any,
             n_jobs: Any, seed: Any, on_error: Any, progress: bool, metric: Any, mode: Any,
-            direction: Any) -> _Plan:
+            direction: Any, task_timeout: Any = None) -> _Plan:
     """Check what sweep and search share; problems are gathered, not raised."""
+    if task_timeout is not None and (isinstance(task_timeout, bool) or not isinstance(
+            task_timeout, (int, float)) or not task_timeout > 0 or task_timeout == float("inf")):
+        problems.append(SweepsValueError(
+            f"task_timeout={task_timeout!r} must be a positive number of seconds, or None for "
+            "no limit"))
     if not isinstance(name, str) or not _SWEEP_NAME.fullmatch(name):
         problems.append(SweepsValueError(
             f"name={printable(repr(name))} is not a valid sweep name: use 1 to 64 of the "
@@ -302,7 +315,7 @@ def _common(problems: list, create_task: Any, data: Any, name: Any, store: Any, 
             problems.extend(_unpicklable("data", data))
     store_obj = store if isinstance(store, Store) else _attempt(problems, Store, store)
     return _Plan(name, create_task, data, executor_obj, store_obj, seed, on_error, progress,
-                 metric, mode, {})
+                 metric, mode, {}, task_timeout=task_timeout)
 
 
 def _default_name(name: Any) -> Any:
@@ -428,7 +441,7 @@ def _execute(plan: _Plan) -> SweepResult:
             store.optuna_storage().set_study_user_attr(store.study_id(plan.name), "meta",
                                                        encode(plan.meta))
     job = Job(plan.name, store, plan.create_task, None, plan.seed, plan.metric, plan.search,
-              plan.on_error == "raise")
+              plan.on_error == "raise", plan.task_timeout)
     _Driver(plan, job).run()
     return store.load(plan.name)
 
@@ -521,6 +534,7 @@ class _Driver:
         self.done = self.failed = 0
         self.background: Optional[_Background] = None
         self.idle_crashes = 0  # participants that died holding no trial, since the last result
+        self.overdue: set = set()  # pids of workers stopped for running past task_timeout
 
     def run(self) -> None:
         try:
@@ -528,6 +542,7 @@ class _Driver:
                 entries = self.store.entries(self.plan.name)
                 self._progress(entries)
                 if self.background is not None:
+                    self._stop_overdue(entries)
                     self._collect()
                 if self.background is None:
                     if self._work_left(entries):
@@ -624,14 +639,37 @@ class _Driver:
                     self._crashed(item)
             self.background = None
 
+    def _stop_overdue(self, entries: list) -> None:
+        """Kill the worker of a task that ran well past task_timeout without stopping itself
+        (stuck where the worker's own alarm cannot reach it)."""
+        timeout = self.plan.task_timeout
+        kill = getattr(self.plan.executor, "kill", None)
+        if timeout is None or kill is None:
+            return
+        now = time.time()
+        for entry in entries:
+            lease = entry.lease or {}
+            if (entry.state != "RUNNING" or entry.started is None or lease.get("pid") is None
+                    or lease.get("host") != socket.gethostname()):
+                continue
+            started = entry.started.timestamp()
+            if now - started > timeout + 5 and kill(lease["pid"]):
+                self.overdue.add(lease["pid"])
+
     def _crashed(self, crash: WorkerCrash) -> None:
-        """A worker died: the trial it held is the one that killed it."""
+        """A worker died: the trial it held is the one that killed it (or ran out of time)."""
+        from ._work import timeout_message
+
         held = False
         with self.store.lock(self.plan.name):
             for entry in self.store.entries(self.plan.name):
                 lease = entry.lease or {}
                 if entry.state == "RUNNING" and lease.get("pid") == crash.pid:
-                    fail_lost(self.storage, entry, crash.message)
+                    if crash.pid in self.overdue:
+                        fail_lost(self.storage, entry, timeout_message(self.plan.task_timeout),
+                                  status="timed_out")
+                    else:
+                        fail_lost(self.storage, entry, crash.message)
                     held = True
         self.idle_crashes = 0 if held else self.idle_crashes + 1
         if self.idle_crashes >= 3:

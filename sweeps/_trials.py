@@ -273,7 +273,8 @@ def _died_with_its_driver(lease: Optional[dict]) -> bool:
     return not _pid_alive(driver, None)
 
 
-def fail_lost(storage: Any, entry: Entry, message: Optional[str] = None) -> None:
+def fail_lost(storage: Any, entry: Entry, message: Optional[str] = None,
+              status: str = "failed") -> None:
     """Finish a trial whose participant died as FAIL, with a message saying so."""
     from optuna.trial import TrialState
 
@@ -283,7 +284,7 @@ def fail_lost(storage: Any, entry: Entry, message: Optional[str] = None) -> None
         f"died {entry.attempts} times while running it; the task is recorded as failed so that "
         "it does not take down more workers. Run the sweep again to retry it."
     )
-    storage.set_trial_user_attr(entry.trial_id, "status", "failed")
+    storage.set_trial_user_attr(entry.trial_id, "status", status)
     storage.set_trial_user_attr(entry.trial_id, "error", text)
     storage.set_trial_state_values(entry.trial_id, state=TrialState.FAIL)
 

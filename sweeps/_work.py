@@ -13,6 +13,7 @@ same ``Job``; they share nothing but the store. A participant:
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import hashlib
@@ -23,6 +24,7 @@ import math
 import numbers
 import pickle
 import random
+import signal
 import sys
 import threading
 import time
@@ -32,7 +34,7 @@ from typing import Any, Callable, Optional
 
 from ._codec import decode, encode
 from ._errors import SweepsTypeError, UnknownMetricError
-from ._spec import COMPLETE, FAILED, PRUNED, TaskResult
+from ._spec import COMPLETE, FAILED, PRUNED, TIMED_OUT, TaskResult
 from ._store import Store, intermediate_values, trial_value, user_attrs
 from ._trials import (
     KEY,
@@ -117,8 +119,37 @@ class PickledData:
 # ----------------------------------------------------------------------------- one task
 
 
+class TaskTimeout(BaseException):
+    """Raised inside a task that ran past ``task_timeout`` (a BaseException, so that a task's
+    own ``except Exception`` does not swallow it)."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: Optional[float]) -> Any:
+    """Raise TaskTimeout in this thread after ``seconds`` (SIGALRM: the main thread of a
+    process, as in a worker process or a sequential sweep); elsewhere, no limit here (the driver
+    then stops the worker process instead)."""
+    usable = (seconds is not None and hasattr(signal, "setitimer")
+              and threading.current_thread() is threading.main_thread())
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TaskTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def run_spec(create_task: Callable[..., Any], data: Any, name: str, params: dict,
-             seed: Optional[int], on_epoch: Optional[Callable] = None) -> TaskResult:
+             seed: Optional[int], on_epoch: Optional[Callable] = None,
+             timeout: Optional[float] = None) -> TaskResult:
     """Build the task and run it on the data; never raises (but KeyboardInterrupt).
 
     Any exception becomes a FAILED ``TaskResult`` carrying the traceback text, so one failing
@@ -126,6 +157,21 @@ def run_spec(create_task: Callable[..., Any], data: Any, name: str, params: dict
     stopped the run; ``extra['hooked']`` that the task took ``on_epoch`` at all.
     """
     start = time.perf_counter()
+    try:
+        with _time_limit(timeout):
+            return _run_spec(create_task, data, name, params, seed, on_epoch, start)
+    except TaskTimeout:
+        return TaskResult(name, params, seed, TIMED_OUT, seconds=time.perf_counter() - start,
+                          error=timeout_message(timeout))
+
+
+def timeout_message(timeout: Optional[float]) -> str:
+    return (f"the task ran longer than task_timeout={timeout!r} s and was stopped; raise "
+            "task_timeout= (--task-timeout) if it needs longer")
+
+
+def _run_spec(create_task: Callable[..., Any], data: Any, name: str, params: dict,
+              seed: Optional[int], on_epoch: Optional[Callable], start: float) -> TaskResult:
     device, extra = None, {}
     try:
         if seed is not None:
@@ -228,6 +274,7 @@ class Job:
     metric: Optional[str] = None
     search: Any = None  # a SearchPlan for a search, None for a grid
     stop_on_failure: bool = False
+    task_timeout: Optional[float] = None
 
     def __repr__(self) -> str:
         kind = "search" if self.search is not None else "grid"
@@ -381,7 +428,8 @@ class _Participant:
         try:
             data = self.data()
             result = run_spec(self.job.create_task, data, name, params, seed,
-                              on_epoch=reporter if reporter.active else None)
+                              on_epoch=reporter if reporter.active else None,
+                              timeout=self.job.task_timeout)
         except BaseException:
             self.heartbeat.release()
             put_back(self.storage, trial._trial_id)
@@ -425,7 +473,7 @@ class _Participant:
                 f"metric={metric!r} is not in the history of task {result.name!r} of sweep "
                 f"{self.job.sweep!r}.{hint} Its metrics are {available!r}; run again with one of "
                 "them (nothing was recorded with the wrong metric)")
-        state = {COMPLETE: "COMPLETE", PRUNED: "PRUNED"}.get(result.status, "FAIL")
+        state = {COMPLETE: "COMPLETE", PRUNED: "PRUNED"}.get(result.status, "FAIL")  # timed out too
         value = trial_value(result, metric, mode) if state == "COMPLETE" else None
         values = intermediate_values(result, metric) if metric else {}
         unreported = {k: v for k, v in values.items() if k not in reporter.reported}

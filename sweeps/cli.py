@@ -88,6 +88,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0,
                      help="sweep seed; each task's seed derives from it and the task's name "
                           "(default: 0)")
+    run.add_argument("--task-timeout", type=float, default=None, metavar="SECONDS",
+                     help="stop a task that runs longer and record it as timed out; the sweep "
+                          "goes on (default: no limit)")
     _metric_option(run)
     run.add_argument("--no-progress", dest="progress", action="store_false",
                      help="no progress bar")
@@ -194,7 +197,7 @@ def _run(args: argparse.Namespace) -> int:
     done_before = _complete_keys(store, args.name or study.name)
     result = sweep(study.name, grid, name=args.name, store=store,
                    executor=args.executor, n_jobs=args.n_jobs, seed=args.seed,
-                   progress=args.progress, metric=args.metric)
+                   progress=args.progress, metric=args.metric, task_timeout=args.task_timeout)
     asked = _asked(result, study, grid)
     if len(asked) < len(result):
         print(f"showing the {_tasks(len(asked))} of this --grid; sweep {result.name!r} holds "

@@ -166,3 +166,37 @@ class HookedTask:
 
 def create_hooked_task(x, epochs=10):
     return HookedTask(x, epochs)
+
+
+class HangingTask(ToyTask):
+    """Sleeps for an hour when x is in hang_on: a task that hangs."""
+
+    def __init__(self, x, hang_on=()):
+        super().__init__(x)
+        self.hang_on = hang_on
+
+    def run(self, data):
+        if self.x in self.hang_on:
+            time.sleep(3600)
+        return super().run(data)
+
+
+def create_hanging_task(x, hang_on=()):
+    return HangingTask(x, hang_on)
+
+
+def create_nothing(x):
+    """Forgets to return the task."""
+    ToyTask(x)
+
+
+class BadResultTask(ToyTask):
+    def run(self, data):
+        shapes = {0: {"metrics": {}, "output": {"history": [1, 2, 3]}},
+                  1: {"metrics": {}, "output": {"history": "abc"}},
+                  2: {"metrics": {"score_test": 10 ** 400}, "output": {"history": []}}}
+        return shapes.get(self.x) or super().run(data)
+
+
+def create_bad_result_task(x):
+    return BadResultTask(x)

@@ -1,0 +1,130 @@
+"""What breaks: malformed results, hanging tasks, a metric typo, unsafe names, passwords, a
+store that cannot be written. Each case fails on the code before the queue issue's follow-up."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sweeps import Store, SweepsValueError, UnknownMetricError, load_sweep, sweep
+from sweeps._spec import TIMED_OUT
+from tests.sweeps import tasks_for_tests as toys
+
+
+@pytest.fixture
+def store(tmp_path):
+    return str(tmp_path / "store" / "sweeps.log")
+
+
+@pytest.mark.parametrize("executor", ["sequential", pytest.param("processes", marks=pytest.mark.slow)])
+def test_malformed_results_fail_their_task_by_name_and_the_rest_completes(store, executor):
+    result = sweep(toys.create_bad_result_task, dict(x=[0, 1, 2, 3]), data={"offset": 0},
+                   store=store, executor=executor, progress=False)
+    failed = dict(zip(result.failed["name"], result.failed["error"]))
+    assert sorted(failed) == ["X0", "X1", "X2"]
+    assert "row 0 is 1 (int), not a dict" in failed["X0"]
+    assert "history of type str" in failed["X1"]
+    assert "does not fit a float" in failed["X2"]
+    assert [r.name for r in result if r.ok] == ["X3"]
+    again = sweep(toys.create_bad_result_task, dict(x=[0, 1, 2, 3]), data={"offset": 0},
+                  store=store, executor=executor, progress=False)  # a re-run does not die either
+    assert len(again) == 4
+
+
+def test_create_task_returning_nothing_is_named(store):
+    result = sweep(toys.create_nothing, dict(x=[1]), data={"offset": 0}, store=store,
+                   executor="sequential", progress=False)
+    assert "returned None, which has no run(data) method" in result.failed["error"].iloc[0]
+
+
+@pytest.mark.parametrize("executor", ["sequential", pytest.param("processes", marks=pytest.mark.slow)])
+def test_a_hanging_task_times_out_and_the_sweep_goes_on(store, executor):
+    result = sweep(toys.create_hanging_task, dict(x=[0, 1, 2], hang_on=(1,)), data={"offset": 0},
+                   store=store, executor=executor, task_timeout=1.5, progress=False,
+                   n_jobs=2 if executor == "processes" else None)
+    statuses = {r.name: r.status for r in result}
+    assert statuses == {"X0": "complete", "X1": TIMED_OUT, "X2": "complete"}
+    timed_out = next(r for r in load_sweep(result.name, store) if r.name == "X1")
+    assert timed_out.status == TIMED_OUT and "task_timeout=1.5" in timed_out.error
+
+
+@pytest.mark.parametrize("value", [0, -1, "10", True, float("inf")])
+def test_bad_task_timeout(store, value):
+    with pytest.raises(SweepsValueError, match=f"task_timeout={value!r} must be a positive"):
+        sweep(toys.create_task, dict(x=[1]), data={"offset": 0}, store=store,
+              task_timeout=value, progress=False)
+    assert not os.path.exists(store)
+
+
+def test_a_metric_typo_stops_at_once_and_the_right_metric_then_runs(store):
+    with pytest.raises(UnknownMetricError, match="metric='acc' is not in the history.*'score_test'"):
+        sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=store, metric="acc",
+              executor="sequential", progress=False, name="typo")
+    assert all(not r.ok for r in load_sweep("typo", store)) or len(load_sweep("typo", store)) == 0
+    result = sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=store,
+                   metric="score_test", executor="sequential", progress=False, name="typo")
+    assert len(result) == 2 and all(r.ok for r in result) and result.metric == "score_test"
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "/abs/x", "a/b", ".hidden", "line\nbreak",
+                                  "\x1b[31mred", "x" * 65, ""])
+def test_unsafe_sweep_names_are_refused_before_anything_is_written(tmp_path, name):
+    store = str(tmp_path / "store" / "sweeps.log")
+    with pytest.raises(SweepsValueError, match="is not a valid sweep name"):
+        sweep(toys.create_task, dict(x=[1]), data={"offset": 0}, store=store, name=name,
+              progress=False)
+    assert not os.path.exists(store)
+    assert not (tmp_path.parent / "escaped_curves.png").exists()
+
+
+def test_a_read_only_store_is_refused_before_any_task_runs(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root writes to read-only files")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    path = folder / "s.log"
+    sweep(toys.create_task, dict(x=[1]), data={"offset": 0}, store=str(path),
+          executor="sequential", progress=False)
+    os.chmod(path, 0o444)
+    with pytest.raises(SweepsValueError, match="cannot be written: the file is read-only"):
+        sweep(toys.create_task, dict(x=[1, 2]), data=toys.load_offset, store=str(path),
+              executor="sequential", progress=False)
+
+
+def test_a_store_in_an_unwritable_folder_is_refused(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root writes anywhere")
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    os.chmod(folder, 0o555)
+    with pytest.raises(SweepsValueError, match="is not writable"):
+        sweep(toys.create_task, dict(x=[1]), data={"offset": 0}, store=str(folder / "s.log"),
+              progress=False)
+
+
+def test_names_from_a_store_print_safely(tmp_path):
+    import optuna
+
+    path = tmp_path / "s.log"
+    store = Store(path)
+    storage = store.optuna_storage()
+    storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "fake\nsweeps in /etc:\x1b[2J")
+    done = subprocess.run([sys.executable, "-m", "sweeps", "list", "--store", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert "\x1b" not in done.stdout and "fake\\nsweeps in /etc:\\x1b[2J" in done.stdout
+
+
+def test_passwords_are_masked_in_reprs_and_errors():
+    url = "postgresql://user:s3cretpw@127.0.0.1:1/db"
+    store = Store(url)
+    assert "s3cretpw" not in repr(store) and "***" in repr(store)
+    with pytest.raises(SweepsValueError) as caught:
+        sweep(toys.create_task, dict(x=[1]), data={"offset": 0}, store=url, progress=False)
+    assert "s3cretpw" not in str(caught.value)
+    done = subprocess.run([sys.executable, "-m", "sweeps", "list", "--store", url],
+                          capture_output=True, text=True, timeout=60)
+    assert "s3cretpw" not in done.stdout + done.stderr
+    with pytest.raises(SweepsValueError) as caught:
+        Store("postgres://user:s3cretpw@host/db")
+    assert "s3cretpw" not in str(caught.value)

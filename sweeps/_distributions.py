@@ -14,6 +14,9 @@ from typing import Any, Optional
 
 logger = logging.getLogger(__name__)
 
+# A categorical param with more choices than this is left out of the Optuna params.
+MAX_CHOICES = 32
+
 
 def _optuna_value(value: Any) -> Any:
     """A value Optuna can hold as a param: None/bool/int/float/str, else the value's repr."""
@@ -64,6 +67,11 @@ class ParamKinds:
             if known is None:
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     choices = self.choices.get(key, ())
+                    if len(choices) > MAX_CHOICES:
+                        # each trial stores its distribution: all the choices in every trial
+                        # would grow the store with the square of the grid; the exact value
+                        # is in the trial's user attrs (and the dashboard's note) anyway
+                        continue
                     if not any(type(c) is type(value) and c == value for c in choices):
                         choices = (*choices, value)
                     known = CategoricalDistribution(choices)

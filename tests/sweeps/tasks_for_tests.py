@@ -200,3 +200,8 @@ class BadResultTask(ToyTask):
 
 def create_bad_result_task(x):
     return BadResultTask(x)
+
+
+def create_labelled_task(label, x=1):
+    """A task with a string param that does not change the work."""
+    return ToyTask(x)

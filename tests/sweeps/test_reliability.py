@@ -128,3 +128,34 @@ def test_passwords_are_masked_in_reprs_and_errors():
     with pytest.raises(SweepsValueError) as caught:
         Store("postgres://user:s3cretpw@host/db")
     assert "s3cretpw" not in str(caught.value)
+
+
+def test_many_string_choices_do_not_grow_the_store_with_the_square_of_the_grid(tmp_path):
+    def size(n):
+        path = tmp_path / f"s{n}.log"
+        sweep(toys.create_labelled_task, dict(label=[f"value-{i:04d}" for i in range(n)]),
+              data={"offset": 0}, store=str(path), executor="sequential", progress=False)
+        return path.stat().st_size
+
+    small, large = size(50), size(200)
+    assert large / small < 4 * 1.3  # linear in the number of tasks, not quadratic (16x)
+
+
+def test_a_killed_writer_leaves_no_lock_that_stalls_the_next(tmp_path):
+    """The journal lock is a flock: the kernel drops it with the process that held it."""
+    import time
+
+    path = tmp_path / "s.log"
+    sweep(toys.create_task, dict(x=[1]), data={"offset": 0}, store=str(path),
+          executor="sequential", progress=False)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time; h = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+        "fcntl.flock(h, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)"),
+        str(path) + ".flock"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    holder.kill()
+    holder.wait()
+    started = time.monotonic()
+    sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=str(path),
+          executor="sequential", progress=False)
+    assert time.monotonic() - started < 20  # Optuna's stale symlink lock waited 30 s

@@ -148,7 +148,7 @@ def test_study_holds_one_standard_trial_per_record(url):
     assert a.params == {"learning_rate": 0.1, "network_size": "(10, 5)", "optimizer": "adam",
                         "hidden": None, "nested": repr(PARAMS_A["nested"])}
     assert b.params["optimizer"] == "sgd" and b.params["network_size"] == "(20,)"
-    assert set(a.user_attrs) == {"name", "params", "seed", "status", "seconds", "device",
+    assert set(a.user_attrs) >= {"name", "params", "seed", "status", "seconds", "device",
                                  "error", "metrics", "history", "extra"}
     assert a.user_attrs["name"] == "a" and a.user_attrs["status"] == COMPLETE
     # A NaN final metric: the worst value for the direction, the NaN kept in the history.

@@ -16,6 +16,7 @@ from ._errors import (
     UnknownSweepError,
 )
 from ._executors import EXECUTORS, Executor, register_executor
+from ._dask import DaskExecutor  # registers executor='dask'; imports Dask only when used
 from ._fused import FusedExecutor  # registers executor='fused'
 from ._registry import get_study, list_studies, load_study_file, register
 from ._results import SweepResult
@@ -38,6 +39,7 @@ __all__ = [
     "TaskSpec",
     "TaskResult",
     "Executor",
+    "DaskExecutor",
     "EXECUTORS",
     "register_executor",
     "SweepsError",

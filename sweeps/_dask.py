@@ -124,7 +124,8 @@ class DaskExecutor(Executor):
                 with _main_not_imported():  # a script without a __main__ guard must not rerun
                     self._cluster = LocalCluster(
                         n_workers=self._width, threads_per_worker=1, processes=True,
-                        host="127.0.0.1", dashboard_address=None, timeout=self.timeout)
+                        host="127.0.0.1", dashboard_address="127.0.0.1:0",
+                        timeout=self.timeout)
                 self._client = Client(self._cluster, timeout=self.timeout,
                                       set_as_default=False)
             except Exception as error:
@@ -151,15 +152,18 @@ class DaskExecutor(Executor):
         self._cancelled = False
         client = self._connect()
         try:
-            blob = self._send(client, fn)
+            blob = self._pickle(fn)
             self._check_workers(client, blob)
             self._event = f"sweeps-stop-{uuid.uuid4().hex}"
+            if self._cancelled:
+                return
             self._futures = {client.submit(_participate, blob, item, self._event, pure=False,
                                            key=f"sweeps-participant-{item}-{uuid.uuid4().hex}"):
                              item for item in items}
             finished = as_completed(list(self._futures), loop=client.loop)
             checked = time.monotonic()
-            while not finished.is_empty() and not self._cancelled:
+            # cancel() stops the participants; their futures then end this loop as they return
+            while not finished.is_empty():
                 # a heartbeat, not one long block: the cluster's health is checked each second
                 if not finished.has_ready():
                     time.sleep(0.05)
@@ -178,24 +182,19 @@ class DaskExecutor(Executor):
             if self._cluster is not None:
                 self.close()
 
-    def _send(self, client: Any, fn: Callable[[Any], Any]) -> Any:
-        """The function (and the data in its job) pickled once and copied to every worker.
+    @staticmethod
+    def _pickle(fn: Callable[[Any], Any]) -> bytes:
+        """The function (and the data in its job) pickled once, here.
 
-        ``scatter`` puts one copy on each worker, outside the task graph: submitting the bytes
-        with each participant would route them through the scheduler once per participant.
+        The bytes travel inside each participant's task, not through ``scatter``: a scattered
+        copy dies with the workers that hold it, while the scheduler keeps a task's own
+        arguments to run it again elsewhere when its worker dies.
         """
         import cloudpickle  # functions of a script's __main__ travel by value
 
-        payload = cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)
-        try:
-            return client.scatter(payload, broadcast=True, hash=False, timeout=self.timeout)
-        except Exception as error:
-            raise SweepsError(
-                f"could not send the sweep ({len(payload)} bytes) to the Dask workers of "
-                f"{self._where()} within timeout={self.timeout:g} s ({type(error).__name__}: "
-                f"{error})") from error
+        return cloudpickle.dumps(fn, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def _check_workers(self, client: Any, blob: Any) -> None:
+    def _check_workers(self, client: Any, blob: bytes) -> None:
         """Load the sweep's function on every worker before any trial is claimed: a worker
         missing a module names it here instead of failing (or hanging) in the middle."""
         workers = sorted(client.nthreads())
@@ -320,9 +319,9 @@ def _is_client(client: Any) -> bool:
 
 def _is_crash(error: BaseException) -> bool:
     from distributed import KilledWorker
-    from distributed.comm.core import CommClosedError, CommError
+    from distributed.comm.core import CommClosedError
 
-    return isinstance(error, (KilledWorker, CommError, CommClosedError))
+    return isinstance(error, (KilledWorker, CommClosedError))
 
 
 # ----------------------------------------------------------------------------- on a worker
@@ -335,10 +334,12 @@ class _Stopped(BaseException):
 
 def _participate(blob: bytes, item: Any, event: str) -> Any:
     """Run one participant on a worker, stopping it when the map's stop signal is set."""
-    from distributed import Event
+    from distributed import Event, get_client
 
     fn = pickle.loads(blob)
-    watcher = _Watcher(Event(event), threading.get_ident())
+    # the event is bound to this worker's client here, in the task's thread: unbound, it
+    # cannot be waited on from the watcher's thread
+    watcher = _Watcher(Event(event, client=get_client()), threading.get_ident())
     try:
         try:
             return fn(item)
@@ -365,7 +366,10 @@ class _Watcher:
         while not self._finished:
             try:
                 stop = self.event.wait(timeout=1.0)
-            except Exception:  # the scheduler is gone: the cluster stops the task itself
+            except Exception as error:  # the scheduler is gone: the cluster ends the task
+                if not self._finished:
+                    logger.warning("a sweeps participant stopped watching for its stop "
+                                   "signal: %s: %s", type(error).__name__, error)
                 return
             if stop:
                 with self._lock:

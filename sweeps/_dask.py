@@ -178,6 +178,12 @@ class DaskExecutor(Executor):
         finally:
             futures, self._futures = list(self._futures), {}
             if futures:
+                # wakes the participants' watchers, which would otherwise sit in a wait on the
+                # scheduler (and log its cancellation when a local cluster closes)
+                try:
+                    self._signal_stop(client)
+                except Exception as error:  # the scheduler is gone: nothing left to wake
+                    logger.debug("could not signal the Dask participants: %s", error)
                 client.cancel(futures)
             if self._cluster is not None:
                 self.close()
@@ -249,20 +255,23 @@ class DaskExecutor(Executor):
     def cancel(self) -> None:
         """Stop the participants: each puts back the trial it holds and returns (a Dask task
         cannot be interrupted from outside, so each one watches a stop signal)."""
-        from distributed import Event
-
         self._cancelled = True
         client, futures = self._client, list(self._futures)
         if client is None or not futures:
             return
         try:
-            Event(self._event, client=client).set()
+            self._signal_stop(client)
             if not _settled(futures, self.timeout):
                 logger.warning("Dask participants did not stop within %g s; cancelled",
                                self.timeout)
         except Exception as error:  # stopped by force below; the leases lapse
             logger.warning("could not signal the Dask participants to stop: %s", error)
         client.cancel(futures)
+
+    def _signal_stop(self, client: Any) -> None:
+        from distributed import Event
+
+        Event(self._event, client=client).set()
 
     def close(self) -> None:
         """Close the local cluster or the connection this executor made (never a given

@@ -109,7 +109,8 @@ class SequentialExecutor(Executor):
 class ProcessExecutor(Executor):
     """Runs items in worker processes of its own, one item at a time per worker.
 
-    Each worker is an independent process (multiprocessing's ``spawn``): a worker that dies (a
+    Each worker is an independent process (forked from the driver where that is safe, so it
+    starts at once with torch already imported; spawned otherwise): a worker that dies (a
     segmentation fault, ``os._exit``, the out-of-memory killer) takes only its own item with it,
     which comes back as a ``WorkerCrash``; the other workers go on, and a new worker takes the
     dead one's place. Idle workers stay up for the next ``map`` in this process (a second sweep
@@ -125,8 +126,12 @@ class ProcessExecutor(Executor):
             leaves the libraries' defaults alone.
     """
 
-    def __init__(self, n_jobs: Optional[int] = None, *, threads_per_worker: Optional[int] = 1):
+    def __init__(self, n_jobs: Optional[int] = None, *, threads_per_worker: Optional[int] = 1,
+                 driver_helps: bool = False):
         super().__init__(n_jobs)
+        # the driver runs trials itself until workers have started (sweeps._sweep._Driver):
+        # faster where workers start slowly, but a task that crashes then takes the driver
+        self.driver_helps = bool(driver_helps)
         if threads_per_worker is not None and (
             isinstance(threads_per_worker, bool)
             or not isinstance(threads_per_worker, int)
@@ -142,6 +147,9 @@ class ProcessExecutor(Executor):
         self._cancelled = False
 
     def map(self, fn: Callable[[Any], Any], items: list) -> Iterator[Any]:
+        if self._mapping is not None and self._mapping.gi_running:
+            self._mapping = None  # a map still running in another thread goes on, on its own
+            self._busy = {}
         self.close()
         if not items:
             return iter(())
@@ -184,6 +192,10 @@ class ProcessExecutor(Executor):
         for worker in busy:
             worker.kill()
 
+    def warm(self, n_workers: int) -> bool:
+        """Whether ``n_workers`` started workers wait idle in this process's pool."""
+        return _POOL.ready(self.threads_per_worker) >= n_workers
+
     def kill(self, pid: int) -> bool:
         """Kill the busy worker with this pid (a task past its timeout); its item comes back as
         a crash. False when no busy worker has that pid."""
@@ -220,7 +232,7 @@ class _Worker:
     def __init__(self, threads: Optional[int]):
         import multiprocessing
 
-        context = multiprocessing.get_context("spawn")
+        context = multiprocessing.get_context(_start_method())
         self.conn, child = context.Pipe()
         self.threads = threads
         self.process = context.Process(target=_serve, args=(child, os.getpid(), threads),
@@ -259,6 +271,26 @@ class _Worker:
             self.process.kill()
         self.process.join(5)
         self.conn.close()
+
+
+def _start_method() -> str:
+    """``fork`` where it is safe, else ``spawn``.
+
+    A forked worker starts in milliseconds with what the driver imported (torch included), so
+    a sweep pays no start-up; torch's CPU side is fork-safe (its DataLoader forks the same
+    way), CUDA is not: once the driver has initialised CUDA, workers are spawned. Set
+    ``SWEEPS_START_METHOD=spawn`` to always spawn.
+    """
+    chosen = os.environ.get("SWEEPS_START_METHOD")
+    if chosen in ("fork", "spawn", "forkserver"):
+        return chosen
+    if not sys.platform.startswith("linux"):
+        return "spawn"
+    torch = sys.modules.get("torch")
+    cuda = getattr(torch, "cuda", None)
+    if cuda is not None and cuda.is_initialized():
+        return "spawn"
+    return "fork"
 
 
 @contextlib.contextmanager
@@ -307,6 +339,9 @@ class _Pool:
             self.registered = True
         return _Worker(threads)
 
+    def ready(self, threads: Optional[int]) -> int:
+        return sum(w.threads == threads and w.alive() for w in self.idle)
+
     def give_back(self, worker: _Worker) -> None:
         self.idle.append(worker)
 
@@ -329,6 +364,7 @@ def _serve(conn: Any, parent: int, threads: Optional[int]) -> None:
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[name] = str(threads)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    _warm_up()
     while True:
         try:
             message = conn.recv_bytes()
@@ -350,6 +386,21 @@ def _serve(conn: Any, parent: int, threads: Optional[int]) -> None:
             payload = pickle.dumps(("error", SweepsTypeError(
                 f"the result of {fn!r} on {item!r:.100} cannot be sent back: {error}")))
         conn.send_bytes(payload)
+
+
+def _warm_up() -> None:
+    """Import torch, and what its first optimizer imports (torch._dynamo), before the first
+    item: seconds a worker would otherwise spend inside its first task."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        return
+    try:
+        import torch
+
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1).step()
+    except Exception:  # a broken torch shows itself in the task, with its traceback
+        pass
 
 
 def _watch_parent(parent: int) -> None:

@@ -16,7 +16,7 @@ from tests.sweeps import tasks_for_tests as toys
 
 
 def _executor_params():
-    for name in sorted(EXECUTORS):
+    for name in sorted(n for n in EXECUTORS if n not in ("fused", "dask")):  # own suites
         marks = [pytest.mark.slow] if name == "processes" else []
         yield pytest.param(name, marks=marks, id=name)
 

@@ -31,8 +31,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def _executor_params():
-    # every executor that runs any task; 'fused' runs sweeps_core networks only (test_fused.py)
-    for name in sorted(n for n in EXECUTORS if n != "fused"):
+    # the local executors that run any task; 'fused' runs sweeps_core networks only
+    # (test_fused.py) and 'dask' starts a cluster (test_dask.py runs its own suite)
+    for name in sorted(n for n in EXECUTORS if n not in ("fused", "dask")):
         marks = [pytest.mark.slow] if name == "processes" else []
         yield pytest.param(name, marks=marks, id=name)
 

@@ -162,6 +162,9 @@ class ProcessExecutor(Executor):
         pending = collections.deque(items)
         width = self.workers_for(len(items))
         self._cancelled = False
+        if "torch" in sys.modules and _start_method() == "fork" and _POOL.ready(
+                self.threads_per_worker) < width:
+            _warm_up()  # once here, and the forked workers inherit it
         while pending or self._busy:
             while pending and len(self._busy) < width and not self._cancelled:
                 worker = _POOL.take(self.threads_per_worker)
@@ -393,7 +396,7 @@ def _warm_up() -> None:
     item: seconds a worker would otherwise spend inside its first task."""
     import importlib.util
 
-    if importlib.util.find_spec("torch") is None:
+    if importlib.util.find_spec("torch") is None or "torch._dynamo" in sys.modules:
         return
     try:
         import torch

@@ -206,7 +206,7 @@ def search(
     """
     from ._space import Space, check_pruner, check_sampler
 
-    create_task, _, data, default_name, problems = _resolve(create_task, None, data)
+    create_task, _, data, default_name, problems = _resolve(create_task, None, data, grid_given=False)
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
         problems.append(SweepsValueError(
             f"n_trials={n_trials!r} must be a positive int: how many trials the search holds "
@@ -362,8 +362,10 @@ def _task_cannot_report(create_task: Callable[..., Any]) -> bool:
     return False
 
 
-def _resolve(task: Any, grid: Optional[dict], data: Any) -> tuple:
-    """(create_task, grid, data, default sweep name, problems) from a function or a study."""
+def _resolve(task: Any, grid: Optional[dict], data: Any, *, grid_given: bool = True) -> tuple:
+    """(create_task, grid, data, default sweep name, problems) from a function or a study.
+
+    ``grid_given=False`` (a search: its space gives the arguments) skips the grid's checks."""
     problems: list = []
     if grid is not None and not isinstance(grid, dict):
         problems.append(SweepsValueError(
@@ -377,13 +379,51 @@ def _resolve(task: Any, grid: Optional[dict], data: Any) -> tuple:
         return study.create_task, grid, data, study.name, problems
     if not callable(task):
         raise SweepsTypeError(
+        if grid_given:
+            problems.extend(_grid_problems(study.create_task, grid))
             f"task={task!r} must be a create_task function (keyword arguments -> a task with "
             "run(data)) or the name of a registered study (see `sweeps list`)")
     if data is UNSET:
         problems.append(SweepsValueError(
             "data= is missing: pass the data the tasks run on, as a picklable object or a "
             "zero-argument loader function (data=None if the tasks need none)"))
-    return task, dict(grid or {}), data, getattr(task, "__name__", None), problems
+    if grid_given and (not problems or grid is not None):  # one problem for a grid not a dict
+        problems.extend(_grid_problems(task, dict(grid or {})))
+    # keys that are not str are reported above; left in, they would break the naming's call
+    grid = {key: value for key, value in (grid or {}).items() if isinstance(key, str)}
+    return task, grid, data, getattr(task, "__name__", None), problems
+
+
+def _grid_problems(create_task: Any, grid: dict) -> list:
+    """Keys that are not names, values that are open files, and create_task's required
+    arguments that the grid does not give: each would fail every task, so none runs."""
+    import inspect
+    import io
+
+    problems: list = []
+    bad_keys = [key for key in grid if not isinstance(key, str) or not key.isidentifier()]
+    if bad_keys:
+        problems.append(SweepsValueError(
+            f"grid keys {bad_keys!r} are not argument names: each key of grid= must be a str "
+            "naming an argument of create_task, e.g. grid=dict(learning_rate=[0.1, 0.3])"))
+    for key, values in grid.items():
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, io.IOBase):
+                problems.append(SweepsValueError(
+                    f"grid[{key!r}] holds {value!r}, an open file or stream, which is not a value "
+                    "a task can be named by or sent to a worker: pass its path (a str) instead "
+                    "and open it in create_task"))
+    try:
+        parameters = inspect.signature(create_task).parameters.values()
+    except (TypeError, ValueError):
+        return problems
+    missing = [p.name for p in parameters if p.default is p.empty
+               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in grid]
+    if missing:
+        problems.append(SweepsValueError(
+            f"grid={grid!r} does not give create_task's required argument(s) {missing!r}, so "
+            f"every task would fail: add them, e.g. grid=dict({missing[0]}=[...])"))
+    return problems
 
 
 def _attempt(problems: list, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

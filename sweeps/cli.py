@@ -415,7 +415,7 @@ def parse_grid(items: Sequence[str]) -> dict:
         if not pieces or any(not piece.strip() for piece in pieces):
             raise SweepsValueError(f"--grid {item!r} has an empty value; write "
                                    f"{key}=V1,V2,... (quote strings with commas).")
-        grid[key] = [_literal(piece.strip()) for piece in pieces]
+        grid[key] = [_literal(piece.strip(), item) for piece in pieces]
     return grid
 
 
@@ -438,8 +438,16 @@ def split_top_level(text: str) -> list[str]:
     return [] if pieces == [""] else pieces
 
 
-def _literal(text: str) -> Any:
+def _literal(text: str, item: str = "") -> Any:
+    """A Python literal, or a bare word (Adam, relu) as its text; anything else that does not
+    parse (an unclosed bracket or quote) is refused rather than taken as a string."""
     try:
         return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return text
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as error:
+        if not any(char in text for char in "()[]{}'\""):
+            return text
+        reason = getattr(error, "msg", None) or str(error) or type(error).__name__
+        raise SweepsValueError(
+            f"--grid {item or text!r}: the value {text!r} is not a Python literal ({reason}); "
+            "close its brackets and quotes, e.g. 'network_size=(),(10,)', or quote a string "
+            "that holds them: \"name='a(b'\"") from None

@@ -94,8 +94,9 @@ class PlainExtractorBuilder:
 
     def join(self, frame_name: str, on_columns: str | list[str]) -> "PlainExtractorBuilder":
         """Keep ``on_columns`` of the previous step and look them up in the index of ``frame_name``."""
-        if on_columns is None:
-            raise ConfigurationError(f"extractor {self.name!r}: .join({frame_name!r}, on_columns) needs the columns to join on")
+        if on_columns is None or (not isinstance(on_columns, str) and not list(on_columns)):
+            raise ConfigurationError(f"extractor {self.name!r}: .join({frame_name!r}, on_columns={on_columns!r}) needs the "
+                                     "columns to join on, e.g. .join('features', 'feature_id')")
         self._ensure_start()
         self.steps[-1].keep_columns = _column_list(on_columns)
         self.steps.append(_Step(frame_name, is_join=True))

@@ -376,11 +376,11 @@ def _resolve(task: Any, grid: Optional[dict], data: Any, *, grid_given: bool = T
         study = get_study(task)  # UnknownStudyError: nothing else can be checked without it
         grid = {**study.grid, **(grid or {})}
         data = study.data if data is UNSET else data
+        if grid_given:
+            problems.extend(_grid_problems(study.create_task, grid))
         return study.create_task, grid, data, study.name, problems
     if not callable(task):
         raise SweepsTypeError(
-        if grid_given:
-            problems.extend(_grid_problems(study.create_task, grid))
             f"task={task!r} must be a create_task function (keyword arguments -> a task with "
             "run(data)) or the name of a registered study (see `sweeps list`)")
     if data is UNSET:

@@ -9,6 +9,7 @@ killing any participant never loses a recorded result, and any number of drivers
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import logging
@@ -22,14 +23,14 @@ import time
 import uuid
 from typing import Any, Callable, Optional
 
-from ._autonamer import _ADDRESS, Autonamer, _capped, _digest
-from ._codec import decode, encode
+from ._autonamer import Autonamer, _capped, _digest
+from ._codec import encode
 from ._errors import SweepsError, SweepsTypeError, SweepsValueError, TaskFailedError
 from ._executors import EXECUTORS, Executor, WorkerCrash, make_executor
 from ._objective import check_mode
 from ._registry import get_study
 from ._results import SweepResult
-from ._spec import FAILED, TaskResult, TaskSpec
+from ._spec import FAILED, TaskResult
 from ._store import Store
 from ._urls import printable
 from ._trials import fail_lost, params_key, release_stale
@@ -48,6 +49,8 @@ from ._work import (  # noqa: F401 - derive_seed and seed_everything are public 
 logger = logging.getLogger(__name__)
 
 ON_ERROR = ("record", "raise")
+# What starting worker processes costs, about: each imports torch and torch._dynamo.
+WORKER_START_SECONDS = 3.0
 _SWEEP_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 _FINISHED = ("COMPLETE", "FAIL", "PRUNED")
 
@@ -575,6 +578,10 @@ class _Driver:
         self.background: Optional[_Background] = None
         self.idle_crashes = 0  # participants that died holding no trial, since the last result
         self.overdue: set = set()  # pids of workers stopped for running past task_timeout
+        self.helped: list = []  # seconds of the trials the driver ran itself
+        self.helping = False
+        self.mark = time.perf_counter()  # when the driver's current trial began
+        self.slots = 0
 
     def run(self) -> None:
         try:
@@ -584,6 +591,13 @@ class _Driver:
                 if self.background is not None:
                     self._stop_overdue(entries)
                     self._collect()
+                if self.background is not None and self._all_done(entries):
+                    # Workers still starting up would find nothing left: stop them rather
+                    # than wait. With nothing waiting they hold no trial and write nothing.
+                    self.plan.executor.cancel()
+                    self.background.join()
+                    self.background = None
+                    break
                 if self.background is None:
                     if self._work_left(entries):
                         self._participate()
@@ -607,6 +621,9 @@ class _Driver:
             logger.warning("sweep %r: %d of %d tasks failed; their tracebacks are in "
                            "result.failed", self.plan.name, self.failed, self.done)
 
+    def _all_done(self, entries: list) -> bool:
+        return not self._work_left(entries) and not any(e.state == "RUNNING" for e in entries)
+
     def _work_left(self, entries: list) -> bool:
         if any(e.state == "WAITING" for e in entries):
             return True
@@ -616,7 +633,8 @@ class _Driver:
     def _data(self) -> Any:
         """Ship the data the first time a participant needs it (a loader runs once, here)."""
         if self.job.data is None:
-            self.job.data = _ship(self.plan.data, self.plan.executor)
+            self._raw_data = self.plan.data() if callable(self.plan.data) else self.plan.data
+            self.job.data = _ship(self._raw_data, self.plan.executor)
         return self.job.data
 
     def _participate(self) -> None:
@@ -629,15 +647,75 @@ class _Driver:
         if executor.in_process:
             participate(self.job, 0, on_result=self._on_result)
             return
+        helps = getattr(executor, "driver_helps", False)
+        if helps and not executor.warm(executor.workers_for(max(self._work(), 1))):
+            # Starting a worker costs seconds (it imports torch): run trials here first, and
+            # start workers as soon as what is left is worth their start-up.
+            starter = threading.Thread(target=self._start_when_worth, args=(executor,),
+                                       name="sweeps-starter", daemon=True)
+            self.helping = True
+            starter.start()
+            try:
+                self._help(executor, stop=self._workers_took_over)
+            finally:
+                self.helping = False
+                starter.join()
+            if self.background is not None or not self._work_left(
+                    self.store.entries(self.plan.name)):
+                return
+        self._start_workers(executor)
+        if helps:
+            self._help(executor, stop=self._workers_took_over)
+
+    def _start_workers(self, executor: Executor) -> None:
+        slots = list(range(executor.workers_for(max(self._work(), 1))))
+        self.slots = len(slots)
+        self.background = _Background(executor, Participate(self.job), slots)
+
+    def _start_when_worth(self, executor: Executor) -> None:
+        """While the driver runs trials alone: start the workers once the work left, at the
+        pace the driver sees, takes longer than starting them."""
+        while self.helping and self.background is None:
+            now = time.perf_counter()
+            current = now - self.mark  # the trial running now, so far
+            done = self.helped
+            pace = max(sum(done) / len(done), current) if done else current
+            if pace * max(self._work(), 1) > WORKER_START_SECONDS:
+                self._start_workers(executor)
+                return
+            time.sleep(0.05)
+
+    def _workers_took_over(self) -> bool:
+        if self.background is None:
+            return False
+        running = {(e.lease or {}).get("pid") for e in self.store.entries(self.plan.name)
+                   if e.state == "RUNNING"}
+        return len(running - {os.getpid(), None}) >= self.slots
+
+    def _work(self) -> int:
         entries = self.store.entries(self.plan.name)
         work = sum(e.state == "WAITING" for e in entries)
         if self.plan.search is not None:
             work += max(self.plan.search.n_trials - len(entries), 0)
-        slots = list(range(executor.workers_for(max(work, 1))))
-        self.background = _Background(executor, Participate(self.job), slots)
+        return work
+
+    def _help(self, executor: Executor, stop: Callable[[], bool]) -> None:
+        """Run trials here, in the driver, until ``stop()`` says so or nothing is left."""
+        job = dataclasses.replace(self.job, data=InMemoryData(self._raw_data))
+
+        def on_result(result: TaskResult) -> None:
+            self.helped.append(result.seconds or 0.0)
+            self.mark = time.perf_counter()
+            self._on_result(result)
+
+        self.mark = time.perf_counter()
+        with _torch_threads(getattr(executor, "threads_per_worker", None)):
+            participate(job, 1000 + len(self.helped), on_result=on_result, should_stop=stop)
 
     def _on_result(self, result: TaskResult) -> None:
         """In-process participants report here as each trial finishes."""
+        if self.plan.progress:
+            self._progress(self.store.entries(self.plan.name))
         if not result.ok and self.plan.on_error == "raise" and result.status == FAILED:
             raise TaskFailedError(result.name, _failure_message(result)) from (
                 RemoteTraceback(result.error))
@@ -733,6 +811,20 @@ class _Driver:
             logger.debug("could not put back the trials of stopped participants: %s", error)
 
 
+@contextlib.contextmanager
+def _torch_threads(threads: Optional[int]) -> Any:
+    """torch's intra-op threads capped while the driver runs trials beside its workers."""
+    torch = sys.modules.get("torch")
+    before = None if torch is None or threads is None else torch.get_num_threads()
+    if before is not None and before != threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        if before is not None and before != threads:
+            torch.set_num_threads(before)
+
+
 class _Background:
     """Runs ``executor.map(fn, items)`` in a thread, so that the driver can watch the store."""
 
@@ -766,15 +858,13 @@ class _Background:
 
 
 def _ship(data: Any, executor: Executor) -> Any:
-    """How the data reaches the participants.
+    """How the (loaded) data reaches the participants.
 
-    A loader is called once, here in the driver: a loader with a random split (as the
+    A loader is called once, in the driver: a loader with a random split (as the
     walkthrough's are) called in each worker would give tasks in different workers different
     data, and a sweep compares tasks on the same data. For worker processes the data is pickled
     once and travels with the job, so nothing is written to disk.
     """
-    if callable(data):
-        data = data()
     if executor.in_process:
         return InMemoryData(data)
     import cloudpickle  # classes of a script's __main__ travel by value
@@ -787,24 +877,6 @@ def _ship(data: Any, executor: Executor) -> Any:
             "cannot be sent to worker processes; make it picklable (plain frames, arrays, "
             "DataBundles pickle) or run with executor='sequential'") from error
     return PickledData(payload, uuid.uuid4().hex)
-
-
-def _same_params(recorded: Any, value: Any) -> bool:
-    """Whether a param read back from the store is the one the grid gives now.
-
-    The store returns what JSON can hold as it was, and anything else (a class, a function) as
-    its repr, compared here without memory addresses, which change from run to run.
-    """
-    if isinstance(value, dict):
-        return (isinstance(recorded, dict) and recorded.keys() == value.keys()
-                and all(_same_params(recorded[k], value[k]) for k in value))
-    if isinstance(value, (list, tuple)):
-        return (type(recorded) is type(value) and len(recorded) == len(value)
-                and all(_same_params(r, v) for r, v in zip(recorded, value)))
-    if recorded == value:
-        return True
-    return (isinstance(recorded, str) and not isinstance(value, str)
-            and _ADDRESS.sub("", recorded) == _ADDRESS.sub("", repr(value)))
 
 
 def _progress_bar_class() -> Any:

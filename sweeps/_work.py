@@ -189,8 +189,12 @@ def _run_spec(create_task: Callable[..., Any], data: Any, name: str, params: dic
             extra["stopped_early"] = True
         device = getattr(getattr(task, "model_handler", None), "device", None) or getattr(
             getattr(task, "settings", None), "device", None)
-    except (Exception, SystemExit):  # sys.exit() in a task fails that task, not the sweep
+    except (Exception, SystemExit) as error:  # sys.exit() in a task fails that task only
+        # a run that failed part way may say how far it got (TrainingDivergedError.history)
+        history = getattr(error, "history", None)
         return TaskResult(name, params, seed, FAILED, error=traceback.format_exc(),
+                          history=[dict(row) for row in history if isinstance(row, Mapping)]
+                          if isinstance(history, (list, tuple)) else [],
                           seconds=time.perf_counter() - start, extra=extra)
     return TaskResult(name, params, seed, COMPLETE, history=history, metrics=metrics,
                       seconds=time.perf_counter() - start,

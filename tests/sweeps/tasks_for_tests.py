@@ -205,3 +205,19 @@ def create_bad_result_task(x):
 def create_labelled_task(label, x=1):
     """A task with a string param that does not change the work."""
     return ToyTask(x)
+
+
+class DivergingTask(ToyTask):
+    """Fails at epoch 2 the way a sweeps_core task whose loss became NaN does."""
+
+    def run(self, data):
+        from sweeps_core import TrainingDivergedError
+
+        history = [{"score_test": 0.5, "loss": 1.0, "iteration": 0},
+                   {"score_test": 0.6, "loss": 0.9, "iteration": 1},
+                   {"loss": float("nan"), "iteration": 2}]
+        raise TrainingDivergedError("loss became NaN at epoch 2", history=history, epoch=2)
+
+
+def create_diverging_task(x):
+    return DivergingTask(x)

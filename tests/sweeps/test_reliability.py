@@ -1,5 +1,6 @@
 """What breaks: malformed results, hanging tasks, a metric typo, unsafe names, passwords, a
 store that cannot be written. Each case fails on the code before the queue issue's follow-up."""
+import math
 import os
 import subprocess
 import sys
@@ -159,3 +160,14 @@ def test_a_killed_writer_leaves_no_lock_that_stalls_the_next(tmp_path):
     sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=str(path),
           executor="sequential", progress=False)
     assert time.monotonic() - started < 20  # Optuna's stale symlink lock waited 30 s
+
+
+@pytest.mark.parametrize("executor", ["sequential", pytest.param("processes", marks=pytest.mark.slow)])
+def test_a_diverged_run_is_failed_with_the_epochs_it_ran(store, executor):
+    result = sweep(toys.create_diverging_task, dict(x=[1]), data={"offset": 0}, store=store,
+                   executor=executor, progress=False, name="nan")
+    (task,) = list(result)
+    assert task.status == "failed" and "loss became NaN at epoch 2" in task.error
+    assert [row["iteration"] for row in task.history] == [0, 1, 2]
+    (stored,) = load_sweep("nan", store).results
+    assert stored.history[:2] == task.history[:2] and math.isnan(stored.history[2]["loss"])

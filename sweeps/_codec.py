@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, Optional
 
 _TAGS = ("__tuple__", "__float__", "__dict__", "__repr__")
 
@@ -63,3 +63,19 @@ def decode(value: Any) -> Any:
 
 def _hashable(key: Any) -> Any:
     return tuple(key) if isinstance(key, list) else key
+
+
+def unknown_tag(raw: Any) -> Optional[str]:
+    """The first ``{"__name__": ...}`` in stored JSON that ``encode`` never writes (a record
+    crafted or written by another tool), or None. ``decode`` would pass it on as a dict."""
+    if isinstance(raw, list):
+        return next((tag for tag in map(unknown_tag, raw) if tag), None)
+    if not isinstance(raw, dict):
+        return None
+    if len(raw) == 1:
+        (key, inner), = raw.items()
+        if key in _TAGS:
+            return unknown_tag(inner) if key in ("__tuple__", "__dict__") else None
+        if isinstance(key, str) and key.startswith("__") and key.endswith("__"):
+            return key
+    return next((tag for tag in map(unknown_tag, raw.values()) if tag), None)

@@ -28,11 +28,12 @@ import math
 import numbers
 import operator
 import os
+import sys
 import time
 import zlib
 from typing import Any, Iterator, Optional, Union
 
-from ._codec import decode, encode
+from ._codec import decode, encode, unknown_tag
 from ._distributions import ParamKinds
 from ._errors import SweepsTypeError, SweepsValueError, UnknownSweepError
 from ._journal import file_lock, journal_backend, repair
@@ -144,7 +145,10 @@ class Store:
                 # Several processes creating the tables of a new SQLite file at once collide
                 # ('table alembic_version already exists'): one at a time.
                 with file_lock(self._lock_path()):
-                    self._storage = optuna.storages.RDBStorage(self.url)
+                    # several participants write one SQLite file: wait for its lock for up to a
+                    # minute instead of sqlite3's 5 s ('database is locked' under load)
+                    self._storage = optuna.storages.RDBStorage(
+                        self.url, engine_kwargs={"connect_args": {"timeout": 60}})
             else:
                 self._storage = _open_database(self.url)
         return self._storage
@@ -454,19 +458,22 @@ def _create_study(storage: Any, sweep: str, direction: str) -> int:
 
 
 def trial_value(result: TaskResult, metric: Optional[str], mode: Optional[str]) -> float:
-    """The metric at the last epoch; the mode's worst value when it is NaN or missing."""
+    """The metric at the last epoch; the mode's worst (finite) value when it is NaN or missing."""
     value = final_value(result, metric) if metric else None
     try:
         value = float(value)
     except (TypeError, ValueError):
         value = math.nan
+    worst = -sys.float_info.max if mode != "min" else sys.float_info.max
     if math.isnan(value):
-        return -math.inf if mode != "min" else math.inf
-    return value
+        return worst
+    # JSON has no Infinity: other readers of the journal must parse it (the history keeps it)
+    return max(min(value, sys.float_info.max), -sys.float_info.max)
 
 
 def intermediate_values(result: TaskResult, metric: str) -> dict[int, float]:
-    """The metric per epoch (``iteration``); values that are not numbers are left out."""
+    """The metric per epoch (``iteration``); values that are not finite numbers are left out
+    (JSON has no NaN; the history keeps them)."""
     values = {}
     for position, row in enumerate(result.history):
         if metric in row:
@@ -475,7 +482,8 @@ def intermediate_values(result: TaskResult, metric: str) -> dict[int, float]:
                 step = int(row.get("iteration", position))
             except (TypeError, ValueError, OverflowError):
                 continue
-            values[step] = value
+            if math.isfinite(value):
+                values[step] = value
     return values
 
 
@@ -500,7 +508,31 @@ def user_attrs(result: TaskResult) -> dict:
 
 
 def _to_result(trial: Any) -> TaskResult:
-    """A ``TaskResult`` from a trial; a trial not written by the store gets what Optuna holds."""
+    """A ``TaskResult`` from a trial; a trial not written by the store gets what Optuna holds.
+
+    The store holds JSON only, decoded here and never executed; a record of the wrong shape
+    (edited by hand, written by another tool) is refused with the trial and what is wrong.
+    """
+    result = _decoded(trial)
+    problems = [what for what, ok in (
+        ("params (not a dict)", isinstance(result.params, dict)),
+        ("history (not a list of dicts)", isinstance(result.history, list)
+         and all(isinstance(row, dict) for row in result.history)),
+        ("metrics (not a dict)", isinstance(result.metrics, dict)),
+        ("extra (not a dict)", isinstance(result.extra, dict)),
+        ("name (not a str)", isinstance(result.name, str)),
+    ) if not ok]
+    tags = [unknown_tag(trial.user_attrs.get(key)) for key in ("params", "metrics", "history")]
+    problems += [f"an unknown tag {tag!r}" for tag in tags if tag]
+    if problems:
+        raise SweepsValueError(
+            f"trial {trial.number} ({result.name!r}) holds a malformed record: "
+            f"{', '.join(problems)}; nothing in it was run. "
+            "`sweeps verify` lists such records; fix or delete the trial, or use a new sweep name")
+    return result
+
+
+def _decoded(trial: Any) -> TaskResult:
     attrs = trial.user_attrs
     status = attrs.get("status") or _STATUS_OF_STATE.get(trial.state.name, FAILED)
     if trial.state.name == "PRUNED":

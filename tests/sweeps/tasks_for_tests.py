@@ -221,3 +221,17 @@ class DivergingTask(ToyTask):
 
 def create_diverging_task(x):
     return DivergingTask(x)
+
+
+class NanTask(ToyTask):
+    """x=1 ends with a NaN score."""
+
+    def run(self, data):
+        result = super().run(data)
+        if self.x == 1:
+            result["output"]["history"][-1]["score_test"] = float("nan")
+        return result
+
+
+def create_nan_task(x):
+    return NanTask(x)

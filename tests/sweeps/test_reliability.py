@@ -171,3 +171,72 @@ def test_a_diverged_run_is_failed_with_the_epochs_it_ran(store, executor):
     assert [row["iteration"] for row in task.history] == [0, 1, 2]
     (stored,) = load_sweep("nan", store).results
     assert stored.history[:2] == task.history[:2] and math.isnan(stored.history[2]["loss"])
+
+
+def test_the_journal_holds_valid_json_even_for_nan_and_infinite_values(store):
+    import json
+
+    result = sweep(toys.create_nan_task, dict(x=[0, 1]), data={"offset": 0}, store=store,
+                   executor="sequential", progress=False, metric="score_test")
+    assert len(result) == 2
+
+    def refuse(constant):
+        raise ValueError(f"bare {constant} in the journal")
+
+    for line in open(store, encoding="utf-8"):
+        json.loads(line, parse_constant=refuse)
+    (nan_task,) = [r for r in load_sweep(result.name, store) if r.name == "X1"]
+    assert math.isnan(nan_task.history[-1]["score_test"])  # the history keeps the true NaN
+    assert result.leaderboard()["name"].iloc[-1] == "X1"  # and it ranks last
+
+
+def test_a_crafted_record_is_refused_with_a_clear_error_never_unpickled(tmp_path):
+    import base64
+    import pickle
+
+    path = tmp_path / "s.log"
+    import datetime
+
+    import optuna
+
+    store = Store(path)
+    payload = base64.b64encode(pickle.dumps(os.system)).decode()
+    now = datetime.datetime.now()
+    for number, attrs in enumerate(({"name": "evil", "params": {"x": {"__pickle__": payload}}},
+                                    {"name": "odd", "params": {"x": 2}, "history": 5})):
+        sweep_name = f"crafted{number}"
+        sweep(toys.create_task, dict(x=[1]), data={"offset": 0}, store=str(path),
+              executor="sequential", progress=False, name=sweep_name)
+        crafted = optuna.trial.FrozenTrial(
+            number=-1, trial_id=-1, state=optuna.trial.TrialState.COMPLETE, value=1.0,
+            datetime_start=now, datetime_complete=now, params={}, distributions={},
+            user_attrs=attrs, system_attrs={}, intermediate_values={})
+        store.optuna_storage().create_new_trial(store.study_id(sweep_name), template_trial=crafted)
+        with pytest.raises(SweepsValueError, match=f"malformed record: .*{'__pickle__' if number == 0 else 'history'}"):
+            load_sweep(sweep_name, path)
+
+
+@pytest.mark.slow
+def test_passwords_never_print_with_a_real_postgresql_server(tmp_path, capsys):
+    from tests import postgres
+
+    if postgres.bindir() is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL is missing under CI")
+        pytest.skip("PostgreSQL's server binaries are missing")
+    with postgres.server() as base:
+        url = base.replace("postgres@", "postgres:s3cretpw@")
+        result = sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=url,
+                       executor="sequential", progress=True, name="pw")
+        texts = [repr(result.store), repr(Store(url)), capsys.readouterr().err]
+        with pytest.raises(Exception) as caught:
+            load_sweep("nosuch", url)
+        texts.append(str(caught.value))
+        for command in (["list"], ["leaderboard", "pw"], ["leaderboard", "nosuch"],
+                        ["worker", "nosuch"]):
+            done = subprocess.run([sys.executable, "-m", "sweeps", *command, "--store", url],
+                                  capture_output=True, text=True, timeout=120)
+            texts.append(done.stdout + done.stderr)
+        assert "***" in texts[0]
+        for text in texts:
+            assert "s3cretpw" not in text, text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import difflib
 import logging
 import os
@@ -49,6 +50,7 @@ from ._work import (  # noqa: F401 - derive_seed and seed_everything are public 
 logger = logging.getLogger(__name__)
 
 ON_ERROR = ("record", "raise")
+_CANNOT_WRITE = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM)
 # What starting worker processes costs, about: each imports torch and torch._dynamo.
 WORKER_START_SECONDS = 3.0
 _SWEEP_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
@@ -473,8 +475,28 @@ def _unpicklable(argument: str, obj: Any) -> list:
 # ----------------------------------------------------------------------------- the queue
 
 
+@contextlib.contextmanager
+def _store_writes(store: Store) -> Any:
+    """A full disk or a store that turned read-only is one clear error naming the store."""
+    try:
+        yield
+    except (OSError, SweepsError) as error:
+        cause = error.__cause__ if isinstance(error, SweepsError) else error
+        if not (isinstance(cause, OSError) and cause.errno in _CANNOT_WRITE):
+            raise
+        raise SweepsError(
+            f"the store {store.display_url!r} cannot be written ({cause.strerror or cause}); "
+            "what was recorded before stays readable: free space (or fix its permissions) and "
+            "run the same sweep again to go on") from error
+
+
 def _execute(plan: _Plan) -> SweepResult:
     """Begin the sweep, enqueue what is missing, work the queue; the result from the store."""
+    with _store_writes(plan.store):
+        return _execute_writes(plan)
+
+
+def _execute_writes(plan: _Plan) -> SweepResult:
     store = plan.store
     store.begin(plan.name, metric=plan.metric, mode=plan.mode)
     if plan.specs is not None:
@@ -492,7 +514,8 @@ def _execute(plan: _Plan) -> SweepResult:
 def _execute_plan_as_worker(plan: _Plan) -> SweepResult:
     """Work on a sweep that a driver began (``sweeps worker``): no begin, no enqueue."""
     job = Job(plan.name, plan.store, plan.create_task, None, plan.seed, None, plan.search, False)
-    _Driver(plan, job).run()
+    with _store_writes(plan.store):
+        _Driver(plan, job).run()
     return plan.store.load(plan.name)
 
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from sweeps import Store, load_sweep, sweep
+from sweeps import Store, SweepsError, load_sweep, sweep
 from sweeps._journal import damage, repair
 from tests.sweeps import tasks_for_tests as toys
 
@@ -105,7 +105,8 @@ def test_a_full_filesystem_then_freed_space_leaves_a_readable_store(tmp_path, ca
         finally:
             os.close(handle)
         os.truncate(filler, max(os.path.getsize(filler) - 6000, 0))
-        with pytest.raises(Exception):  # the disk fills up in the middle of the sweep
+        # the disk fills up in the middle of the sweep: one clear line naming the store
+        with pytest.raises(SweepsError, match=r"the store .*s\.log' cannot be written \(No space"):
             sweep(toys.create_task, dict(x=list(range(40)), epochs=30), data=toys.load_offset,
                   store=str(path), name=f"full-{uuid.uuid4().hex[:4]}", executor="sequential",
                   progress=False)

@@ -132,6 +132,7 @@ class ProcessExecutor(Executor):
         # the driver runs trials itself until workers have started (sweeps._sweep._Driver):
         # faster where workers start slowly, but a task that crashes then takes the driver
         self.driver_helps = bool(driver_helps)
+        self.start_method: Optional[str] = None  # None: fork where safe (see _start_method)
         if threads_per_worker is not None and (
             isinstance(threads_per_worker, bool)
             or not isinstance(threads_per_worker, int)
@@ -167,7 +168,7 @@ class ProcessExecutor(Executor):
             _warm_up()  # once here, and the forked workers inherit it
         while pending or self._busy:
             while pending and len(self._busy) < width and not self._cancelled:
-                worker = _POOL.take(self.threads_per_worker)
+                worker = _POOL.take(self.threads_per_worker, self.start_method)
                 item = pending.popleft()
                 worker.send(fn, item)
                 self._busy[worker] = item
@@ -232,12 +233,13 @@ def _crash_message(exitcode: Optional[int]) -> str:
 class _Worker:
     """One worker process and the pipe to it (the driver's side)."""
 
-    def __init__(self, threads: Optional[int]):
+    def __init__(self, threads: Optional[int], start_method: Optional[str] = None):
         import multiprocessing
 
-        context = multiprocessing.get_context(_start_method())
+        context = multiprocessing.get_context(start_method or _start_method())
         self.conn, child = context.Pipe()
         self.threads = threads
+        self.start_method = start_method
         self.process = context.Process(target=_serve, args=(child, os.getpid(), threads),
                                        name="sweeps-worker", daemon=True)
         with _main_not_imported():
@@ -329,10 +331,11 @@ class _Pool:
         self.idle: list[_Worker] = []
         self.registered = False
 
-    def take(self, threads: Optional[int]) -> _Worker:
+    def take(self, threads: Optional[int], start_method: Optional[str] = None) -> _Worker:
         while self.idle:
             worker = self.idle.pop()
-            if worker.threads == threads and worker.alive():
+            if worker.threads == threads and worker.alive() and (
+                    start_method is None or worker.start_method == start_method):
                 return worker
             worker.kill()
         if not self.registered:
@@ -340,7 +343,7 @@ class _Pool:
 
             atexit.register(self.shutdown)
             self.registered = True
-        return _Worker(threads)
+        return _Worker(threads, start_method)
 
     def ready(self, threads: Optional[int]) -> int:
         return sum(w.threads == threads and w.alive() for w in self.idle)

@@ -83,6 +83,7 @@ class _Plan:
     specs: Optional[list] = None  # a grid's points
     search: Optional[SearchPlan] = None
     task_timeout: Optional[float] = None
+    devices: Optional[list] = None
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -100,6 +101,8 @@ def sweep(
     seed: Optional[int] = 0,
     on_error: str = "record",
     task_timeout: Optional[float] = None,
+    devices: Any = None,
+    tasks_per_device: int = 1,
     progress: bool = True,
     metric: Optional[str] = None,
     mode: Optional[str] = None,
@@ -136,6 +139,10 @@ def sweep(
         task_timeout: seconds a task may run; a task that runs longer is stopped and recorded
             as timed out, and the sweep goes on (None: no limit). Tasks in worker processes
             and in a sequential sweep's main thread can be stopped; 'fused' groups cannot.
+        devices, tasks_per_device: device slots: ``'auto'`` (every GPU, else the CPU),
+            ``'cpu'`` or a list such as ``['cuda:0', 'cuda:1']``; each worker owns one slot
+            (``tasks_per_device`` slots per device) and its tasks run on that device
+            (``run(data, device=...)``) and record it. None: tasks pick their own device.
         progress: show a progress bar on stderr.
         metric, mode: the metric to rank by, and ``'max'`` or ``'min'`` (default: from the
             metric's name; ``direction='maximize'/'minimize'`` is the older spelling).
@@ -149,7 +156,8 @@ def sweep(
     problems: list = []
     create_task, grid, data, default_name, problems = _resolve(task, grid, data)
     plan = _common(problems, create_task, data, name if name is not None else _default_name(default_name), store, executor, n_jobs,
-                   seed, on_error, progress, metric, mode, direction, task_timeout)
+                   seed, on_error, progress, metric, mode, direction, task_timeout, devices,
+                   tasks_per_device)
     namer = _attempt(problems, Autonamer, create_task, prefix=prefix, abbreviations=abbreviations)
     specs = None if namer is None else _attempt(problems, namer.specs, **grid)
     _check_store(problems, plan)
@@ -176,6 +184,8 @@ def search(
     seed: Optional[int] = 0,
     on_error: str = "record",
     task_timeout: Optional[float] = None,
+    devices: Any = None,
+    tasks_per_device: int = 1,
     progress: bool = True,
     prefix: Optional[str] = None,
     abbreviations: Optional[dict] = None,
@@ -200,8 +210,8 @@ def search(
         pruner: None, ``'median'``, ``'hyperband'``, ``'successive_halving'`` or an Optuna
             pruner; it stops trials early from their per-epoch values (tasks whose ``run``
             takes ``on_epoch=``, as ``sweeps_core`` tasks do).
-        executor, n_jobs, seed, on_error, task_timeout, progress, prefix, abbreviations: as
-            in ``sweep``.
+        executor, n_jobs, seed, on_error, task_timeout, devices, tasks_per_device, progress,
+            prefix, abbreviations: as in ``sweep``.
 
     Example:
         >>> result = search(create_task, dict(learning_rate=(1e-3, 1.0, 'log'),
@@ -225,7 +235,8 @@ def search(
     if space_obj is not None and sampler == "grid":
         _attempt(problems, space_obj.grid)
     plan = _common(problems, create_task, data, name if name is not None else _default_name(default_name), store, executor, n_jobs,
-                   seed, on_error, progress, metric, mode, None, task_timeout)
+                   seed, on_error, progress, metric, mode, None, task_timeout, devices,
+                   tasks_per_device)
     namer = _attempt(problems, Autonamer, create_task, prefix=prefix, abbreviations=abbreviations)
     if namer is not None and space_obj is not None:
         _attempt(problems, namer.name, {key: None for key in space_obj.distributions})
@@ -286,8 +297,19 @@ def run_task(
 
 def _common(problems: list, create_task: Any, data: Any, name: Any, store: Any, executor: Any,
             n_jobs: Any, seed: Any, on_error: Any, progress: bool, metric: Any, mode: Any,
-            direction: Any, task_timeout: Any = None) -> _Plan:
+            direction: Any, task_timeout: Any = None, devices: Any = None,
+            tasks_per_device: Any = 1) -> _Plan:
     """Check what sweep and search share; problems are gathered, not raised."""
+    from ._devices import slots as device_slots
+
+    slots = _attempt(problems, device_slots, devices, tasks_per_device)
+    if slots is not None and n_jobs is None and executor == "processes":
+        n_jobs = len(slots)
+    elif slots is not None and isinstance(n_jobs, int) and n_jobs > len(slots):
+        problems.append(SweepsValueError(
+            f"n_jobs={n_jobs!r} workers need {n_jobs} device slots, but devices={devices!r} with "
+            f"tasks_per_device={tasks_per_device!r} gives {len(slots)}: raise tasks_per_device, "
+            "name more devices, or lower n_jobs"))
     if task_timeout is not None and (isinstance(task_timeout, bool) or not isinstance(
             task_timeout, (int, float)) or not task_timeout > 0 or task_timeout == float("inf")):
         problems.append(SweepsValueError(
@@ -319,8 +341,10 @@ def _common(problems: list, create_task: Any, data: Any, name: Any, store: Any, 
         if callable(data):
             problems.extend(_unpicklable("data", data))
     store_obj = store if isinstance(store, Store) else _attempt(problems, Store, store)
+    if slots is not None and executor_obj is not None and any(d != "cpu" for d in slots):
+        executor_obj.start_method = "spawn"  # a forked worker cannot use CUDA
     return _Plan(name, create_task, data, executor_obj, store_obj, seed, on_error, progress,
-                 metric, mode, {}, task_timeout=task_timeout)
+                 metric, mode, {}, task_timeout=task_timeout, devices=slots)
 
 
 def _default_name(name: Any) -> Any:
@@ -506,7 +530,7 @@ def _execute_writes(plan: _Plan) -> SweepResult:
             store.optuna_storage().set_study_user_attr(store.study_id(plan.name), "meta",
                                                        encode(plan.meta))
     job = Job(plan.name, store, plan.create_task, None, plan.seed, plan.metric, plan.search,
-              plan.on_error == "raise", plan.task_timeout)
+              plan.on_error == "raise", plan.task_timeout, plan.devices)
     _Driver(plan, job).run()
     return store.load(plan.name)
 

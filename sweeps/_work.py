@@ -149,7 +149,7 @@ def _time_limit(seconds: Optional[float]) -> Any:
 
 def run_spec(create_task: Callable[..., Any], data: Any, name: str, params: dict,
              seed: Optional[int], on_epoch: Optional[Callable] = None,
-             timeout: Optional[float] = None) -> TaskResult:
+             timeout: Optional[float] = None, device: Optional[str] = None) -> TaskResult:
     """Build the task and run it on the data; never raises (but KeyboardInterrupt).
 
     Any exception becomes a FAILED ``TaskResult`` carrying the traceback text, so one failing
@@ -159,7 +159,7 @@ def run_spec(create_task: Callable[..., Any], data: Any, name: str, params: dict
     start = time.perf_counter()
     try:
         with _time_limit(timeout):
-            return _run_spec(create_task, data, name, params, seed, on_epoch, start)
+            return _run_spec(create_task, data, name, params, seed, on_epoch, start, device)
     except TaskTimeout:
         return TaskResult(name, params, seed, TIMED_OUT, seconds=time.perf_counter() - start,
                           error=timeout_message(timeout))
@@ -171,7 +171,8 @@ def timeout_message(timeout: Optional[float]) -> str:
 
 
 def _run_spec(create_task: Callable[..., Any], data: Any, name: str, params: dict,
-              seed: Optional[int], on_epoch: Optional[Callable], start: float) -> TaskResult:
+              seed: Optional[int], on_epoch: Optional[Callable], start: float,
+              slot_device: Optional[str] = None) -> TaskResult:
     device, extra = None, {}
     try:
         if seed is not None:
@@ -181,14 +182,14 @@ def _run_spec(create_task: Callable[..., Any], data: Any, name: str, params: dic
             raise SweepsTypeError(
                 f"create_task(**{params!r:.200}) returned {task!r:.100}, which has no run(data) "
                 "method; create_task must build and return the task (did it forget `return`?)")
-        kwargs = _contract_kwargs(task, seed, on_epoch)
+        kwargs = _contract_kwargs(task, seed, on_epoch, slot_device)
         extra["hooked"] = "on_epoch" in kwargs
         output = task.run(data, **kwargs)
         history, metrics = _read_result(output)
         if isinstance(output.get("output"), dict) and output["output"].get("stopped_early"):
             extra["stopped_early"] = True
-        device = getattr(getattr(task, "model_handler", None), "device", None) or getattr(
-            getattr(task, "settings", None), "device", None)
+        device = getattr(getattr(task, "model_handler", None), "device", None) or slot_device or (
+            getattr(getattr(task, "settings", None), "device", None))
     except (Exception, SystemExit) as error:  # sys.exit() in a task fails that task only
         # a run that failed part way may say how far it got (TrainingDivergedError.history)
         history = getattr(error, "history", None)
@@ -201,7 +202,8 @@ def _run_spec(create_task: Callable[..., Any], data: Any, name: str, params: dic
                       device=None if device is None else str(device), extra=extra)
 
 
-def _contract_kwargs(task: Any, seed: Optional[int], on_epoch: Optional[Callable]) -> dict:
+def _contract_kwargs(task: Any, seed: Optional[int], on_epoch: Optional[Callable],
+                     device: Optional[str] = None) -> dict:
     """The keywords of the task contract that this task's ``run`` takes.
 
     A task whose ``run`` takes ``seed=`` gets its seed handed over; an older task that keeps
@@ -222,6 +224,13 @@ def _contract_kwargs(task: Any, seed: Optional[int], on_epoch: Optional[Callable
                 settings.seed = seed
     if on_epoch is not None and ("on_epoch" in parameters or takes_any):
         kwargs["on_epoch"] = on_epoch
+    if device is not None:
+        if "device" in parameters or takes_any:
+            kwargs["device"] = device
+        else:  # an older task: its settings, where it has them
+            settings = getattr(task, "settings", None)
+            if settings is not None and hasattr(settings, "device"):
+                settings.device = device
     return kwargs
 
 
@@ -279,6 +288,7 @@ class Job:
     search: Any = None  # a SearchPlan for a search, None for a grid
     stop_on_failure: bool = False
     task_timeout: Optional[float] = None
+    devices: Optional[list] = None  # the device of each participant slot
 
     def __repr__(self) -> str:
         kind = "search" if self.search is not None else "grid"
@@ -341,6 +351,8 @@ class _Participant:
         if self.study_id is None:
             raise job.store.unknown(job.sweep)
         self.me = this_participant()
+        devices = job.devices
+        self.device = devices[slot % len(devices)] if devices else None
         self.heartbeat = _Heartbeat(self.storage, self.me)
         self._study = None
         self._data = None
@@ -433,7 +445,7 @@ class _Participant:
             data = self.data()
             result = run_spec(self.job.create_task, data, name, params, seed,
                               on_epoch=reporter if reporter.active else None,
-                              timeout=self.job.task_timeout)
+                              timeout=self.job.task_timeout, device=self.device)
         except BaseException:
             self.heartbeat.release()
             put_back(self.storage, trial._trial_id)

@@ -88,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0,
                      help="sweep seed; each task's seed derives from it and the task's name "
                           "(default: 0)")
+    run.add_argument("--devices", default=None, metavar="DEVICES",
+                     help="device slots: auto (every GPU, else the CPU), cpu, or a comma-separated "
+                          "list such as cuda:0,cuda:1; each worker runs its tasks on its slot "
+                          "(default: the tasks choose)")
+    run.add_argument("--tasks-per-device", type=int, default=1, metavar="K",
+                     help="slots per device, so K tasks share each device (default: 1)")
     run.add_argument("--task-timeout", type=float, default=None, metavar="SECONDS",
                      help="stop a task that runs longer and record it as timed out; the sweep "
                           "goes on (default: no limit)")
@@ -197,7 +203,8 @@ def _run(args: argparse.Namespace) -> int:
     done_before = _complete_keys(store, args.name or study.name)
     result = sweep(study.name, grid, name=args.name, store=store,
                    executor=args.executor, n_jobs=args.n_jobs, seed=args.seed,
-                   progress=args.progress, metric=args.metric, task_timeout=args.task_timeout)
+                   progress=args.progress, metric=args.metric, task_timeout=args.task_timeout,
+                   devices=_devices(args.devices), tasks_per_device=args.tasks_per_device)
     asked = _asked(result, study, grid)
     if len(asked) < len(result):
         print(f"showing the {_tasks(len(asked))} of this --grid; sweep {result.name!r} holds "
@@ -310,6 +317,12 @@ def _plot(args: argparse.Namespace) -> int:
     _write_plots(store.load(args.sweep), args.metric, _folder(store, args.out), _roles(args),
                  _stem(store))
     return 0
+
+
+def _devices(text: Optional[str]) -> Any:
+    if text is None or text in ("auto", "cpu"):
+        return text
+    return [item.strip() for item in text.split(",") if item.strip()]
 
 
 def _worker(args: argparse.Namespace) -> int:

@@ -214,15 +214,17 @@ class BatchedTrainingTask:
             f"task.run expects a DataBundle, an IndexedDataBundle or a path to a saved bundle, got {type(data).__name__}"
         )
 
-    def prepare(self, data: Any, *, seed: Optional[int] = None) -> None:
+    def prepare(self, data: Any, *, seed: Optional[int] = None, device: Any = None) -> None:
         """The first step of ``run``: late initialization, split, fit, extract, network.
 
         Afterwards ``train_epoch()`` and ``report()`` may be called in turn, and ``finish()``
-        returns the result dict. ``seed`` is used where ``settings.seed`` is None.
+        returns the result dict. ``seed`` is used where ``settings.seed`` is None; ``device``,
+        when given, instead of ``settings.device`` (a sweep's device slot).
         """
-        self._state = self._prepare(data, seed)
+        self._state = self._prepare(data, seed, device)
 
-    def _prepare(self, data: Any, seed: Optional[int] = None) -> types.SimpleNamespace:
+    def _prepare(self, data: Any, seed: Optional[int] = None,
+                 device: Any = None) -> types.SimpleNamespace:
         state = types.SimpleNamespace(iteration=0, first_iteration=0, losses=[], run_seed=seed, output={},
                                       started=time.perf_counter())
         self._state = state  # the seed helpers read the run's seed from here
@@ -234,7 +236,7 @@ class BatchedTrainingTask:
             self._seed_everything()  # again: initialize_task may have set the seed
         self._check_ready()
         self.settings.check()  # after late initialization, which may set them
-        state.device = resolve_device(self.settings.device)
+        state.device = resolve_device(device if device is not None else self.settings.device)
         state.rng = self._sample_rng()
         self._split(state)
         if not continuing:
@@ -318,7 +320,8 @@ class BatchedTrainingTask:
 
     # -- the loop ------------------------------------------------------------------------
     def run(self, data: Any, *, seed: Optional[int] = None,
-            on_epoch: Optional[Callable[[int, dict], Optional[bool]]] = None) -> dict:
+            on_epoch: Optional[Callable[[int, dict], Optional[bool]]] = None,
+            device: Any = None) -> dict:
         """Train on ``data`` (a DataBundle with an ``index`` frame) and return the result dict.
 
         Args:
@@ -327,6 +330,8 @@ class BatchedTrainingTask:
             on_epoch: called as ``on_epoch(epoch, row)`` after each report, with the history row
                 just appended and its ``iteration`` as ``epoch`` (0 for the first). Returning True
                 stops training after that epoch; ``result['output']['stopped_early']`` says so.
+            device: the device to train on instead of ``settings.device`` (settings are not
+                changed): a sweep hands each task its worker's device slot.
 
         Raises:
             TrainingDivergedError: the mean training loss of an epoch became NaN or infinite
@@ -339,7 +344,7 @@ class BatchedTrainingTask:
             >>> pd.DataFrame(result['output']['history']).set_index('iteration')
         """
         logger.info("Training starts. Info: %s", self.info)
-        self.prepare(data, seed=seed)
+        self.prepare(data, seed=seed, device=device)
         stopped_early = False
         for _ in range(self.settings.epoch_count):
             rows = self.train_epoch()

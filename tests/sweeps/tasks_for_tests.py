@@ -235,3 +235,16 @@ class NanTask(ToyTask):
 
 def create_nan_task(x):
     return NanTask(x)
+
+
+class DeviceTask(ToyTask):
+    """A task of the contract that reports the device it was handed."""
+
+    def run(self, data, *, seed=None, on_epoch=None, device=None):
+        result = super().run(data)
+        result["metrics"]["device"] = device
+        return result
+
+
+def create_device_task(x):
+    return DeviceTask(x)

@@ -60,3 +60,18 @@ def server() -> Iterator[str]:
                            capture_output=True, timeout=60)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def database_or_skip():
+    """For a module-scoped fixture: yield a throwaway database's URL; skip without the server
+    binaries, except under CI, which always runs the real database."""
+    import pytest
+
+    if bindir() is None:
+        message = "PostgreSQL's server binaries are missing: apt-get install -y postgresql"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with server() as database:
+        yield database
+

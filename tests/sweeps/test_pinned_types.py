@@ -5,7 +5,6 @@
 The same tests run on a journal file, SQLite and a real PostgreSQL server.
 """
 import math
-import os
 
 import numpy as np
 import pytest
@@ -43,13 +42,7 @@ def test_same_tells_bools_ints_and_floats_apart():
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    if postgres.bindir() is None:
-        message = "PostgreSQL's server binaries are missing: apt-get install -y postgresql"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI always runs the real database
-        pytest.skip(message)
-    with postgres.server() as database:
-        yield database
+    yield from postgres.database_or_skip()
 
 
 @pytest.fixture(params=["journal", "sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])

@@ -16,6 +16,8 @@ import time
 import optuna
 import pytest
 
+from tests.processes import process_alive
+
 from sweeps import Store, load_sweep, sweep
 from tests import postgres
 from tests.sweeps import tasks_for_tests as toys
@@ -47,12 +49,7 @@ def _pids(log):
 
 @pytest.fixture(scope="module")
 def pg_url():
-    if postgres.bindir() is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL is missing under CI: apt-get install -y postgresql")
-        pytest.skip("PostgreSQL's server binaries are missing (apt-get install -y postgresql)")
-    with postgres.server() as url:
-        yield url
+    yield from postgres.database_or_skip()
 
 
 def _url(kind, tmp_path, request):
@@ -184,12 +181,7 @@ def _children(pid):
     return found
 
 
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return "\nState:\tZ" not in status.read()
-    except FileNotFoundError:
-        return False
+_alive = process_alive
 
 
 @pytest.mark.slow

@@ -1,5 +1,4 @@
 """The store on a real PostgreSQL server (started for these tests, on a free loopback port)."""
-import os
 
 import optuna
 import pytest
@@ -13,13 +12,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def url():
-    if postgres.bindir() is None:
-        message = "PostgreSQL's server binaries are missing: apt-get install -y postgresql"
-        if os.environ.get("CI"):
-            pytest.fail(message)  # CI always runs the real database
-        pytest.skip(message)
-    with postgres.server() as database:
-        yield database
+    yield from postgres.database_or_skip()
 
 
 def test_a_process_sweep_records_in_postgres_and_resumes(url):

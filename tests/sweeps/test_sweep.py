@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from tests.processes import process_alive
+
 from sweeps import (
     EXECUTORS,
     Autonamer,
@@ -398,12 +400,7 @@ _SLOW_SWEEP = textwrap.dedent("""
 """)
 
 
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return "\nState:\tZ" not in status.read()
-    except FileNotFoundError:
-        return False
+_alive = process_alive
 
 
 @pytest.mark.slow

@@ -248,3 +248,8 @@ class DeviceTask(ToyTask):
 
 def create_device_task(x):
     return DeviceTask(x)
+
+
+def create_slow_zero(x, log):
+    """x=0 takes 3 s, the others no time: a counted task."""
+    return CountedTask(x, log, 3.0 if x == 0 else 0.0)

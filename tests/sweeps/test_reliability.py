@@ -237,6 +237,93 @@ def test_passwords_never_print_with_a_real_postgresql_server(tmp_path, capsys):
             done = subprocess.run([sys.executable, "-m", "sweeps", *command, "--store", url],
                                   capture_output=True, text=True, timeout=120)
             texts.append(done.stdout + done.stderr)
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        dashboard = subprocess.Popen([sys.executable, "-m", "sweeps", "dashboard", "--store", url,
+                                      "--port", str(port)], stderr=subprocess.PIPE, text=True)
+        try:
+            texts.append(dashboard.stderr.readline())  # the banner: serving <store> on ...
+        finally:
+            dashboard.kill()
+            dashboard.wait(30)
+        assert "serving" in texts[-1] and "***" in texts[-1]
         assert "***" in texts[0]
         for text in texts:
             assert "s3cretpw" not in text, text
+
+
+def _tmpfs(folder, options):
+    if os.geteuid() != 0:
+        return False
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
+                          capture_output=True).returncode == 0
+
+
+def test_a_store_on_a_read_only_filesystem_is_refused_before_any_task_runs(tmp_path):
+    """Root writes to read-only files, but not to a read-only filesystem."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    if not _tmpfs(folder, "ro,size=1m"):
+        pytest.skip("needs root to mount a read-only tmpfs (the permission tests run otherwise)")
+    try:
+        log = tmp_path / "ran.txt"
+        with pytest.raises(SweepsValueError, match="cannot be written"):
+            sweep(toys.create_counted_task, dict(x=[1], log=str(log)), data={"offset": 0},
+                  store=str(folder / "s.log"), executor="sequential", progress=False)
+        assert not log.exists()  # nothing ran
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def test_a_full_temp_folder_does_not_stop_a_process_sweep(tmp_path, monkeypatch):
+    """The data travels in memory with each worker's job: no temporary file is written."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    if not _tmpfs(folder, "size=4k"):
+        pytest.skip("needs root to mount a tiny tmpfs")
+    try:
+        with open(folder / "filler", "wb") as handle:
+            try:
+                handle.write(b"\0" * 65536)
+            except OSError:
+                pass
+        monkeypatch.setenv("TMPDIR", str(folder))
+        import tempfile
+
+        monkeypatch.setattr(tempfile, "tempdir", None)
+        result = sweep(toys.create_task, dict(x=[1, 2, 3]), data={"offset": 0, "rows": list(range(10000))},
+                       store=str(tmp_path / "s.log"), n_jobs=2, progress=False)
+        assert len(result) == 3 and all(r.ok for r in result)
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_an_idle_worker_that_dies_fails_no_other_task(tmp_path):
+    """A worker that finished its tasks and dies while another worker runs one: nothing fails."""
+    import threading
+    import time
+
+    log = tmp_path / "runs.txt"
+    log.touch()
+
+    def kill_the_worker_that_ran_x1():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            for line in log.read_text().splitlines():
+                x, pid = line.split()
+                if x == "1":
+                    time.sleep(0.3)  # its participant is done: the worker is idle
+                    os.kill(int(pid), 9)
+                    return
+            time.sleep(0.02)
+
+    killer = threading.Thread(target=kill_the_worker_that_ran_x1)
+    killer.start()
+    result = sweep(toys.create_slow_zero, dict(x=[0, 1], log=str(log)),
+                   data={"offset": 0}, store=str(tmp_path / "s.log"), n_jobs=2, progress=False)
+    killer.join()
+    assert [r.ok for r in result] == [True, True], result.failed

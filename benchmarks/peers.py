@@ -385,7 +385,7 @@ def main():
     problems = check_same([o for runs in outcomes.values() for o in runs
                            if "missing" not in o], reference)
     plain = {r: statistics.median(o[r] for o in outcomes["plain"]) for r in ("cold", "warm")}
-    print(f"\n| arm | cold s | warm s | cold / plain | warm / plain | trials |")
+    print("\n| arm | cold s | warm s | cold / plain | warm / plain | trials |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for arm in arms:
         runs = outcomes[arm]
@@ -399,7 +399,9 @@ def main():
     print(f"\nmedian test accuracy {statistics.median(reference.values()):.3f}; ", end="")
     print("the same 18 accuracies in every hand-written arm" if not problems
           else "ACCURACIES DIFFER:\n  " + "\n  ".join(problems))
-    print(f"load average: max {max(loads):.2f} during the run"
+    # the parallel arms alone bring a 2-core machine near 2: the load before the first arm
+    # tells whether someone else was using it too
+    print(f"load average: {loads[0]:.2f} before the run, max {max(loads):.2f} during it"
           + (" (above 1.5: the machine was shared, the figures are noisy)"
              if max(loads) > 1.5 else ""))
     if problems:

@@ -17,7 +17,7 @@ import math
 from typing import Any, Optional, Sequence
 
 from ._errors import SweepsValueError
-from ._results import SweepResult, default_direction, param_columns, split_key
+from ._objective import default_direction, split_key
 
 # Metrics whose values lie in [0, 1] (matched on the metric's name without its split): their
 # axes stay within those bounds.
@@ -29,6 +29,11 @@ DASHES = ["-", "--", ":", "-."]
 MARKERS = ["o", "s", "^", "D", "v", "P"]
 PANEL = (4.6, 3.4)  # inches per panel
 MAX_COLUMNS = 3
+
+
+def _is_result(data: Any) -> bool:
+    """A SweepResult (duck-typed: this module reads results, ``_results`` imports it lazily)."""
+    return hasattr(data, "results") and hasattr(data, "param_columns")
 
 
 # ----------------------------------------------------------------------------- roles
@@ -57,8 +62,8 @@ def default_roles(data: Any) -> dict:
 
 def _frame_and_params(data: Any) -> tuple[Any, dict]:
     """(the tidy history frame, param key -> frame column) of a result or of a frame."""
-    if isinstance(data, SweepResult):
-        return data.history, param_columns(data.results)
+    if _is_result(data):
+        return data.history, data.param_columns()
     reserved = {"name", "iteration", "split", "metric", "value"}
     return data, {column: column for column in data.columns if column not in reserved}
 
@@ -124,7 +129,7 @@ def _is_bounded(metric: str) -> bool:
 
 def _metric_rows(data: Any, metric: Optional[str]) -> tuple[Any, str, str, str]:
     """(rows of one metric key, the key, the sweep's name, 'max'|'min') from a result or frame."""
-    if isinstance(data, SweepResult):
+    if _is_result(data):
         metric = data._check_metric(metric)
         frame, name = data.history, data.name
         mode = data._mode(metric, None)
@@ -197,7 +202,7 @@ def plot_curves(
     if ax is not None and "by" in roles:
         raise SweepsValueError(f"by={by!r} draws one panel per value, so it cannot draw into "
                                "the given ax=; pass ax=None (a new figure) or by=None.")
-    failed = {r.name for r in data.results if not r.ok} if isinstance(data, SweepResult) else set()
+    failed = {r.name for r in data.results if not r.ok} if _is_result(data) else set()
     import matplotlib.pyplot as plt
     import numpy as np
     import seaborn as sns
@@ -241,7 +246,7 @@ def plot_curves(
 def _task_params(data: Any, rows: Any, columns: dict) -> dict:
     """task name -> {frame column: the param's value as the user wrote it} (a frame turns 1
     into 1.0 in a column of floats; the result keeps the 1)."""
-    if isinstance(data, SweepResult):
+    if _is_result(data):
         return {r.name: {column: r.params.get(key) for key, column in columns.items()}
                 for r in data.results}
     first = rows.drop_duplicates("name")
@@ -375,7 +380,7 @@ def _legend(ax: Any, sections: list, failed: set, baseline: Optional[float], mod
 
 
 def plot_leaderboard(
-    data: SweepResult,
+    data: Any,
     metric: Optional[str] = None,
     *,
     hue: Optional[str] = None,
@@ -404,7 +409,7 @@ def plot_leaderboard(
     """
     board = data.leaderboard(metric, at=at)
     metric = metric or data.metric
-    columns = param_columns(data.results)
+    columns = data.param_columns()
     roles = _check_roles(columns, hue=hue)
     baseline = _check_baseline(baseline)
     total = len(board)

@@ -100,6 +100,10 @@ class SweepResult:
         self.store = store
         self._history: Optional[pd.DataFrame] = None
 
+    def param_columns(self) -> dict[str, str]:
+        """param key -> the frames' column for it (``param_<key>`` where a name is taken)."""
+        return param_columns(self.results)
+
     # ----------------------------------------------------------------------------- frames
     @property
     def history(self) -> pd.DataFrame:

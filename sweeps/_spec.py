@@ -1,8 +1,35 @@
-"""Plain data that travels between the driver, the workers and the store."""
+"""The task contract, and the plain data that travels between participants and the store.
+
+A task is what ``create_task(**params)`` returns: anything with ``run(data)`` returning the
+walkthrough's result dict. A task may also take keywords of the contract, which sweeps passes
+when ``run``'s signature names them (``sweeps._work`` reads the signature):
+
+- ``seed``: the task's seed, derived from the sweep's seed and the task's name; the task uses it
+  where its own settings give none;
+- ``on_epoch``: an ``EpochHook``, called after each epoch's report with that epoch's history row;
+  True stops the run after that epoch, and the result's ``output`` says ``stopped_early``;
+- ``device``: the device of the worker's slot (``sweep(devices=...)``).
+
+``sweeps_core`` tasks take all three. A task that takes none still runs, seeded through the global
+generators, without pruning.
+"""
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Any, Callable, Optional, Protocol, runtime_checkable
+
+# on_epoch(epoch, row) -> True to stop after this epoch
+EpochHook = Callable[[int, dict], Optional[bool]]
+
+
+@runtime_checkable
+class Task(Protocol):
+    """What ``create_task`` returns. ``run`` returns ``{'metrics': {...}, 'runs': {...},
+    'output': {'history': [{...one dict per epoch...}], 'stopped_early': bool}}``; it may take
+    the keyword-only arguments ``seed``, ``on_epoch`` and ``device`` (see the module's text)."""
+
+    def run(self, data: Any) -> dict:
+        ...
 
 
 @dataclasses.dataclass(frozen=True)

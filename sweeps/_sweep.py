@@ -655,7 +655,10 @@ class _Driver:
                         for lost in release_stale(self.storage, self.study_id):
                             logger.warning("task %r failed: its participant died %d times",
                                            lost.name, lost.attempts)
-                time.sleep(0.1 if self.background is not None else 0.25)
+                if self.background is not None:
+                    self.background.wait(0.1)  # wakes at once when the participants are done
+                else:
+                    time.sleep(0.25)
         except BaseException as error:
             self._stop()
             if isinstance(error, KeyboardInterrupt):
@@ -902,6 +905,9 @@ class _Background:
 
     def join(self) -> None:
         self._thread.join(30)
+
+    def wait(self, seconds: float) -> None:
+        self._thread.join(seconds)
 
 
 def _ship(data: Any, executor: Executor) -> Any:

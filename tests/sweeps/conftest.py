@@ -27,3 +27,21 @@ def write_study(tmp_path):
     for stem in stems:
         for name in [n for n in sys.modules if n.startswith(f"_sweeps_study_{stem}_")]:
             del sys.modules[name]
+
+
+@pytest.fixture
+def tmpfs():
+    """tmpfs(folder, options, why): mount a real tmpfs there for this test (unmounted after);
+    skip with ``why`` where it cannot be mounted (not root)."""
+    from tests.processes import mount_tmpfs, unmount
+
+    mounted = []
+
+    def mount(folder, options, why):
+        if not mount_tmpfs(folder, options):
+            pytest.skip(why)
+        mounted.append(folder)
+
+    yield mount
+    for folder in mounted:
+        unmount(folder)

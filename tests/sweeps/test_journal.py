@@ -2,8 +2,6 @@
 import logging
 import os
 import pathlib
-import shutil
-import subprocess
 import uuid
 
 import pytest
@@ -77,50 +75,38 @@ def test_a_sound_journal_is_left_alone(tmp_path):
     assert not list(tmp_path.glob("*.damaged-*"))
 
 
-def _mount_tmpfs(folder, size):
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        return False
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
-                          capture_output=True)
-    return done.returncode == 0
-
-
 @pytest.mark.slow
-def test_a_full_filesystem_then_freed_space_leaves_a_readable_store(tmp_path, caplog):
+def test_a_full_filesystem_then_freed_space_leaves_a_readable_store(tmp_path, caplog, tmpfs):
     folder = tmp_path / "small"
     folder.mkdir()
-    if not _mount_tmpfs(folder, "256k"):
-        pytest.skip("needs root and a tmpfs mount to fill a real filesystem")
-    try:
-        path = folder / "s.log"
-        sweep(toys.create_task, dict(x=[0, 1]), data=toys.load_offset, store=str(path),
-              name="kept", executor="sequential", progress=False)
-        filler = folder / "filler"
-        handle = os.open(filler, os.O_WRONLY | os.O_CREAT)
-        try:  # fill the disk, then give back a few KB: the sweep's writes fill the rest
-            while True:
-                os.write(handle, b"\0" * 4096)
-        except OSError:
-            pass
-        finally:
-            os.close(handle)
-        os.truncate(filler, max(os.path.getsize(filler) - 6000, 0))
-        # the disk fills up in the middle of the sweep: one clear line naming the store
-        with pytest.raises(SweepsError, match=r"the store .*s\.log' cannot be written \(No space"):
-            sweep(toys.create_task, dict(x=list(range(40)), epochs=30), data=toys.load_offset,
-                  store=str(path), name=f"full-{uuid.uuid4().hex[:4]}", executor="sequential",
-                  progress=False)
-        assert damage(path), "the full disk left no torn line: the test did not test anything"
-        filler.unlink()  # space freed, as the README says, then run again
-        with caplog.at_level(logging.WARNING, logger="sweeps._journal"):
-            assert "kept" in Store(path).list_sweeps()
-        assert "repaired the journal" in caplog.text and str(path) in caplog.text
-        assert len(load_sweep("kept", path)) == 2
-        result = sweep(toys.create_task, dict(x=[0, 1, 2]), data=toys.load_offset,
-                       store=str(path), name="kept", executor="sequential", progress=False)
-        assert len(result) == 3 and all(r.ok for r in result)
+    tmpfs(folder, "size=256k", "needs root and a tmpfs mount to fill a real filesystem")
+    path = folder / "s.log"
+    sweep(toys.create_task, dict(x=[0, 1]), data=toys.load_offset, store=str(path),
+          name="kept", executor="sequential", progress=False)
+    filler = folder / "filler"
+    handle = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:  # fill the disk, then give back a few KB: the sweep's writes fill the rest
+        while True:
+            os.write(handle, b"\0" * 4096)
+    except OSError:
+        pass
     finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+        os.close(handle)
+    os.truncate(filler, max(os.path.getsize(filler) - 6000, 0))
+    # the disk fills up in the middle of the sweep: one clear line naming the store
+    with pytest.raises(SweepsError, match=r"the store .*s\.log' cannot be written \(No space"):
+        sweep(toys.create_task, dict(x=list(range(40)), epochs=30), data=toys.load_offset,
+              store=str(path), name=f"full-{uuid.uuid4().hex[:4]}", executor="sequential",
+              progress=False)
+    assert damage(path), "the full disk left no torn line: the test did not test anything"
+    filler.unlink()  # space freed, as the README says, then run again
+    with caplog.at_level(logging.WARNING, logger="sweeps._journal"):
+        assert "kept" in Store(path).list_sweeps()
+    assert "repaired the journal" in caplog.text and str(path) in caplog.text
+    assert len(load_sweep("kept", path)) == 2
+    result = sweep(toys.create_task, dict(x=[0, 1, 2]), data=toys.load_offset,
+                   store=str(path), name="kept", executor="sequential", progress=False)
+    assert len(result) == 3 and all(r.ok for r in result)
 
 
 def test_repair_reports_the_file_and_line(tmp_path):

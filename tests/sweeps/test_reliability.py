@@ -255,50 +255,36 @@ def test_passwords_never_print_with_a_real_postgresql_server(tmp_path, capsys):
             assert "s3cretpw" not in text, text
 
 
-def _tmpfs(folder, options):
-    if os.geteuid() != 0:
-        return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                          capture_output=True).returncode == 0
-
-
-def test_a_store_on_a_read_only_filesystem_is_refused_before_any_task_runs(tmp_path):
+def test_a_store_on_a_read_only_filesystem_is_refused_before_any_task_runs(tmp_path, tmpfs):
     """Root writes to read-only files, but not to a read-only filesystem."""
     folder = tmp_path / "ro"
     folder.mkdir()
-    if not _tmpfs(folder, "ro,size=1m"):
-        pytest.skip("needs root to mount a read-only tmpfs (the permission tests run otherwise)")
-    try:
-        log = tmp_path / "ran.txt"
-        with pytest.raises(SweepsValueError, match="cannot be written"):
-            sweep(toys.create_counted_task, dict(x=[1], log=str(log)), data={"offset": 0},
-                  store=str(folder / "s.log"), executor="sequential", progress=False)
-        assert not log.exists()  # nothing ran
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+    tmpfs(folder, "ro,size=1m", "needs root to mount a read-only tmpfs (the permission tests "
+          "run otherwise)")
+    log = tmp_path / "ran.txt"
+    with pytest.raises(SweepsValueError, match="cannot be written"):
+        sweep(toys.create_counted_task, dict(x=[1], log=str(log)), data={"offset": 0},
+              store=str(folder / "s.log"), executor="sequential", progress=False)
+    assert not log.exists()  # nothing ran
 
 
-def test_a_full_temp_folder_does_not_stop_a_process_sweep(tmp_path, monkeypatch):
+def test_a_full_temp_folder_does_not_stop_a_process_sweep(tmp_path, monkeypatch, tmpfs):
     """The data travels in memory with each worker's job: no temporary file is written."""
     folder = tmp_path / "tmp"
     folder.mkdir()
-    if not _tmpfs(folder, "size=4k"):
-        pytest.skip("needs root to mount a tiny tmpfs")
-    try:
-        with open(folder / "filler", "wb") as handle:
-            try:
-                handle.write(b"\0" * 65536)
-            except OSError:
-                pass
-        monkeypatch.setenv("TMPDIR", str(folder))
-        import tempfile
+    tmpfs(folder, "size=4k", "needs root to mount a tiny tmpfs")
+    with open(folder / "filler", "wb") as handle:
+        try:
+            handle.write(b"\0" * 65536)
+        except OSError:
+            pass
+    monkeypatch.setenv("TMPDIR", str(folder))
+    import tempfile
 
-        monkeypatch.setattr(tempfile, "tempdir", None)
-        result = sweep(toys.create_task, dict(x=[1, 2, 3]), data={"offset": 0, "rows": list(range(10000))},
-                       store=str(tmp_path / "s.log"), n_jobs=2, progress=False)
-        assert len(result) == 3 and all(r.ok for r in result)
-    finally:
-        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    result = sweep(toys.create_task, dict(x=[1, 2, 3]), data={"offset": 0, "rows": list(range(10000))},
+                   store=str(tmp_path / "s.log"), n_jobs=2, progress=False)
+    assert len(result) == 3 and all(r.ok for r in result)
 
 
 @pytest.mark.slow

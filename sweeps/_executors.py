@@ -126,12 +126,8 @@ class ProcessExecutor(Executor):
             leaves the libraries' defaults alone.
     """
 
-    def __init__(self, n_jobs: Optional[int] = None, *, threads_per_worker: Optional[int] = 1,
-                 driver_helps: bool = False):
+    def __init__(self, n_jobs: Optional[int] = None, *, threads_per_worker: Optional[int] = 1):
         super().__init__(n_jobs)
-        # the driver runs trials itself until workers have started (sweeps._sweep._Driver):
-        # faster where workers start slowly, but a task that crashes then takes the driver
-        self.driver_helps = bool(driver_helps)
         self.start_method: Optional[str] = None  # None: fork where safe (see _start_method)
         if threads_per_worker is not None and (
             isinstance(threads_per_worker, bool)
@@ -195,10 +191,6 @@ class ProcessExecutor(Executor):
         busy, self._busy = self._busy, {}
         for worker in busy:
             worker.kill()
-
-    def warm(self, n_workers: int) -> bool:
-        """Whether ``n_workers`` started workers wait idle in this process's pool."""
-        return _POOL.ready(self.threads_per_worker) >= n_workers
 
     def kill(self, pid: int) -> bool:
         """Kill the busy worker with this pid (a task past its timeout); its item comes back as

@@ -81,6 +81,37 @@ def damage(path: pathlib.Path) -> bool:
     return False
 
 
+def tail_damaged(path: pathlib.Path) -> bool:
+    """Whether the journal's last line is torn, blank or not an operation: what Optuna's reader
+    lets pass (nothing follows it) until the next append is glued onto it. Reads the last line
+    only; damage further up makes Optuna's reader raise, and is repaired then."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return False
+    if size == 0:
+        return False
+    with open(path, "rb") as handle:
+        handle.seek(size - 1)
+        if handle.read(1) != b"\n":
+            return True
+        start, end = 0, size - 1
+        while end > 0:  # back to the newline before the last line
+            begin = max(0, end - 65536)
+            handle.seek(begin)
+            found = handle.read(end - begin).rfind(b"\n")
+            if found >= 0:
+                start = begin + found + 1
+                break
+            end = begin
+        handle.seek(start)
+        last = handle.read(size - start).strip()
+    try:
+        return not (isinstance(op := json.loads(last), dict) and "op_code" in op)
+    except ValueError:
+        return True
+
+
 def repair(path: pathlib.Path) -> list[str]:
     """Make the journal at ``path`` whole again; return one message per line that was changed.
 

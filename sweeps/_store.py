@@ -36,7 +36,7 @@ from typing import Any, Iterator, Optional, Union
 from ._codec import decode, encode, unknown_tag
 from ._distributions import ParamKinds
 from ._errors import SweepsTypeError, SweepsValueError, UnknownSweepError
-from ._journal import file_lock, journal_backend, repair
+from ._journal import file_lock, journal_backend, repair, tail_damaged
 from ._objective import check_mode, choose_metric, default_mode, final_value, to_direction
 from ._results import SweepResult
 from ._spec import COMPLETE, FAILED, PRUNED, TaskResult
@@ -71,6 +71,7 @@ class Store:
         self.folder = self._path.parent if self._path else None
         self._storage: Any = None
         self._backend: Any = None  # a journal file's backend, once open
+        self._study_ids: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return f"Store({self.display_url!r})"
@@ -82,7 +83,7 @@ class Store:
 
     def __getstate__(self) -> dict:
         # An open storage holds a connection or a file handle; reopen it on the other side.
-        return {**self.__dict__, "_storage": None, "_backend": None}
+        return {**self.__dict__, "_storage": None, "_backend": None, "_study_ids": {}}
 
     # ----------------------------------------------------------------------------- opening
     def _exists(self) -> bool:
@@ -138,9 +139,13 @@ class Store:
 
             if self.kind == "journal":
                 with file_lock(self._lock_path()):
-                    repair(self._path)
-                    self._backend = journal_backend(self._path)
-                    self._storage = optuna.storages.JournalStorage(self._backend)
+                    if tail_damaged(self._path):
+                        repair(self._path)
+                    try:
+                        self._open_journal()
+                    except ValueError:  # a damaged line further up: Optuna's reader says so
+                        repair(self._path)
+                        self._open_journal()
             elif self._path is not None:
                 # Several processes creating the tables of a new SQLite file at once collide
                 # ('table alembic_version already exists'): one at a time.
@@ -152,6 +157,12 @@ class Store:
             else:
                 self._storage = _open_database(self.url)
         return self._storage
+
+    def _open_journal(self) -> None:
+        import optuna
+
+        self._backend = journal_backend(self._path)
+        self._storage = optuna.storages.JournalStorage(self._backend)
 
     def _lock_path(self) -> Any:
         return self._path.with_name(self._path.name + ".sweeps-lock")
@@ -206,12 +217,16 @@ class Store:
 
     def study_id(self, sweep: str) -> Optional[int]:
         """The study id of ``sweep``, or None when the store does not hold it (creates nothing)."""
+        if sweep in self._study_ids:
+            return self._study_ids[sweep]
         if not self._exists():
             return None
         try:
-            return self._open().get_study_id_from_name(sweep)
+            study_id = self._open().get_study_id_from_name(sweep)
         except KeyError:
             return None
+        self._study_ids[sweep] = study_id  # a study keeps its id: ask the storage once
+        return study_id
 
     # ----------------------------------------------------------------------------- reading
     def list_sweeps(self) -> list[str]:
@@ -260,6 +275,10 @@ class Store:
             if previous is None or result.ok or not previous.ok:
                 latest[result.name] = result
         return sorted(latest.values(), key=_record_order)
+
+    def result(self, trial_id: int) -> TaskResult:
+        """The record of one trial (the driver reads a failure's traceback so)."""
+        return _to_result(self._open().get_trial(trial_id))
 
     def completed(self, sweep: str) -> dict[str, dict]:
         """name -> params of every task that completed."""

@@ -14,7 +14,6 @@ import dataclasses
 import errno
 import difflib
 import logging
-import os
 import pickle
 import re
 import socket
@@ -51,8 +50,6 @@ logger = logging.getLogger(__name__)
 
 ON_ERROR = ("record", "raise")
 _CANNOT_WRITE = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM)
-# What starting worker processes costs, about: each imports torch and torch._dynamo.
-WORKER_START_SECONDS = 3.0
 _SWEEP_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 _FINISHED = ("COMPLETE", "FAIL", "PRUNED")
 
@@ -529,17 +526,20 @@ def _execute_writes(plan: _Plan) -> SweepResult:
         with store.lock(plan.name):
             store.optuna_storage().set_study_user_attr(store.study_id(plan.name), "meta",
                                                        encode(plan.meta))
-    job = Job(plan.name, store, plan.create_task, None, plan.seed, plan.metric, plan.search,
-              plan.on_error == "raise", plan.task_timeout, plan.devices)
-    _Driver(plan, job).run()
+    _Driver(plan, _job(plan)).run()
     return store.load(plan.name)
+
+
+def _job(plan: _Plan) -> Job:
+    """What the plan's participants need; the data is shipped when the first one starts."""
+    return Job(plan.name, plan.store, plan.create_task, None, plan.seed, search=plan.search,
+               task_timeout=plan.task_timeout, devices=plan.devices)
 
 
 def _execute_plan_as_worker(plan: _Plan) -> SweepResult:
     """Work on a sweep that a driver began (``sweeps worker``): no begin, no enqueue."""
-    job = Job(plan.name, plan.store, plan.create_task, None, plan.seed, None, plan.search, False)
     with _store_writes(plan.store):
-        _Driver(plan, job).run()
+        _Driver(plan, _job(plan)).run()
     return plan.store.load(plan.name)
 
 
@@ -625,10 +625,7 @@ class _Driver:
         self.background: Optional[_Background] = None
         self.idle_crashes = 0  # participants that died holding no trial, since the last result
         self.overdue: set = set()  # pids of workers stopped for running past task_timeout
-        self.helped: list = []  # seconds of the trials the driver ran itself
-        self.helping = False
-        self.mark = time.perf_counter()  # when the driver's current trial began
-        self.slots = 0
+        self.shown = 0.0  # when in-process results last refreshed the progress bar
 
     def run(self) -> None:
         try:
@@ -697,50 +694,8 @@ class _Driver:
         if executor.in_process:
             participate(self.job, 0, on_result=self._on_result)
             return
-        helps = getattr(executor, "driver_helps", False)
-        if helps and not executor.warm(executor.workers_for(max(self._work(), 1))):
-            # Starting a worker costs seconds (it imports torch): run trials here first, and
-            # start workers as soon as what is left is worth their start-up.
-            starter = threading.Thread(target=self._start_when_worth, args=(executor,),
-                                       name="sweeps-starter", daemon=True)
-            self.helping = True
-            starter.start()
-            try:
-                self._help(executor, stop=self._workers_took_over)
-            finally:
-                self.helping = False
-                starter.join()
-            if self.background is not None or not self._work_left(
-                    self.store.entries(self.plan.name)):
-                return
-        self._start_workers(executor)
-        if helps:
-            self._help(executor, stop=self._workers_took_over)
-
-    def _start_workers(self, executor: Executor) -> None:
         slots = list(range(executor.workers_for(max(self._work(), 1))))
-        self.slots = len(slots)
         self.background = _Background(executor, Participate(self.job), slots)
-
-    def _start_when_worth(self, executor: Executor) -> None:
-        """While the driver runs trials alone: start the workers once the work left, at the
-        pace the driver sees, takes longer than starting them."""
-        while self.helping and self.background is None:
-            now = time.perf_counter()
-            current = now - self.mark  # the trial running now, so far
-            done = self.helped
-            pace = max(sum(done) / len(done), current) if done else current
-            if pace * max(self._work(), 1) > WORKER_START_SECONDS:
-                self._start_workers(executor)
-                return
-            time.sleep(0.05)
-
-    def _workers_took_over(self) -> bool:
-        if self.background is None:
-            return False
-        running = {(e.lease or {}).get("pid") for e in self.store.entries(self.plan.name)
-                   if e.state == "RUNNING"}
-        return len(running - {os.getpid(), None}) >= self.slots
 
     def _work(self) -> int:
         entries = self.store.entries(self.plan.name)
@@ -749,22 +704,11 @@ class _Driver:
             work += max(self.plan.search.n_trials - len(entries), 0)
         return work
 
-    def _help(self, executor: Executor, stop: Callable[[], bool]) -> None:
-        """Run trials here, in the driver, until ``stop()`` says so or nothing is left."""
-        job = dataclasses.replace(self.job, data=InMemoryData(self._raw_data))
-
-        def on_result(result: TaskResult) -> None:
-            self.helped.append(result.seconds or 0.0)
-            self.mark = time.perf_counter()
-            self._on_result(result)
-
-        self.mark = time.perf_counter()
-        with _torch_threads(getattr(executor, "threads_per_worker", None)):
-            participate(job, 1000 + len(self.helped), on_result=on_result, should_stop=stop)
-
     def _on_result(self, result: TaskResult) -> None:
         """In-process participants report here as each trial finishes."""
-        if self.plan.progress:
+        now = time.monotonic()
+        if self.plan.progress and now - self.shown > 0.5:  # the index read, not every trial
+            self.shown = now
             self._progress(self.store.entries(self.plan.name))
         if not result.ok and self.plan.on_error == "raise" and result.status == FAILED:
             raise TaskFailedError(result.name, _failure_message(result)) from (
@@ -780,9 +724,8 @@ class _Driver:
             self.seen_failures.add(entry.trial_id)
             self.failed += 1
             self.bar.set_postfix(failed=self.failed, refresh=False)
-            result = next((r for r in self.store.records(self.plan.name)
-                           if r.name == entry.name), None)
-            if result is not None and not result.ok:
+            result = self.store.result(entry.trial_id)
+            if not result.ok:
                 logger.info("task %r failed:\n%s", result.name, result.error)
                 if self.plan.on_error == "raise":
                     raise TaskFailedError(result.name, _failure_message(result)) from (
@@ -859,20 +802,6 @@ class _Driver:
                 release_stale(self.storage, self.study_id)
         except Exception as error:  # the store itself may be what failed
             logger.debug("could not put back the trials of stopped participants: %s", error)
-
-
-@contextlib.contextmanager
-def _torch_threads(threads: Optional[int]) -> Any:
-    """torch's intra-op threads capped while the driver runs trials beside its workers."""
-    torch = sys.modules.get("torch")
-    before = None if torch is None or threads is None else torch.get_num_threads()
-    if before is not None and before != threads:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        if before is not None and before != threads:
-            torch.set_num_threads(before)
 
 
 class _Background:

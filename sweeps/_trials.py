@@ -34,7 +34,6 @@ from ._codec import encode
 
 KEY = "sweeps:key"
 LEASE = "sweeps:lease"
-ATTEMPTS = "sweeps:attempts"
 MAX_ATTEMPTS = 3
 LEASE_SECONDS = 60.0
 
@@ -120,11 +119,8 @@ def lease_alive(lease: Optional[dict], started: Optional[datetime.datetime]) -> 
         # claimed a moment ago, lease not written yet (or a trial some other tool runs)
         if started is None:
             return True
-        if started.tzinfo is None:
-            started = started.replace(tzinfo=datetime.timezone.utc).astimezone()
-            started = started.replace(tzinfo=None)
-            return (datetime.datetime.now() - started).total_seconds() < LEASE_SECONDS
-        return (datetime.datetime.now(datetime.timezone.utc) - started).total_seconds() < LEASE_SECONDS
+        # Optuna's storages give local times without a zone; timestamp() reads them so
+        return now - started.timestamp() < LEASE_SECONDS
     if lease.get("host") == socket.gethostname() and isinstance(lease.get("pid"), int):
         if lease["pid"] == os.getpid() and lease.get("start") == _process_start(os.getpid()):
             return lease.get("id") in _WORKING
@@ -167,10 +163,9 @@ def index(storage: Any, study_id: int) -> list[Entry]:
 
 
 def _attempts(system_attrs: dict) -> int:
+    """How many times the trial was claimed (kept in its lease, which a put back keeps too)."""
     lease = system_attrs.get(LEASE)
-    if isinstance(lease, dict) and "attempts" in lease:
-        return int(lease["attempts"])
-    return int(system_attrs.get(ATTEMPTS, 0))
+    return int(lease.get("attempts", 0)) if isinstance(lease, dict) else 0
 
 
 # ----------------------------------------------------------------------------- transitions

@@ -289,9 +289,7 @@ class Job:
     create_task: Callable[..., Any]
     data: Any  # InMemoryData or PickledData
     seed: Optional[int]
-    metric: Optional[str] = None
     search: Any = None  # a SearchPlan for a search, None for a grid
-    stop_on_failure: bool = False
     task_timeout: Optional[float] = None
     devices: Optional[list] = None  # the device of each participant slot
 
@@ -360,6 +358,7 @@ class _Participant:
         self.device = devices[slot % len(devices)] if devices else None
         self.heartbeat = _Heartbeat(self.storage, self.me)
         self._study = None
+        self._objective: Optional[tuple] = None
         self._data = None
         self._warned = False
 
@@ -432,6 +431,15 @@ class _Participant:
             self.storage.set_trial_system_attr(trial._trial_id, KEY, key)
         return self.storage.get_trial(trial._trial_id)
 
+    def objective(self) -> tuple:
+        """(metric, mode) of the sweep; read from the store until it is fixed, then kept."""
+        if self._objective is None:
+            metric, mode = self.store.objective(self.job.sweep)
+            if metric is None:
+                return metric, mode
+            self._objective = (metric, mode)
+        return self._objective
+
     # ------------------------------------------------------------------------- running
     def data(self) -> Any:
         if self._data is None:
@@ -443,7 +451,7 @@ class _Participant:
         name = trial.user_attrs.get("name") or f"trial_{trial.number}"
         params = decode(trial.user_attrs.get("params")) or {}
         seed = derive_seed(self.job.seed, name)
-        metric, mode = self.store.objective(self.job.sweep)
+        metric, mode = self.objective()
         reporter = _Reporter(self, trial, metric)
         self.heartbeat.hold(trial._trial_id, (trial.system_attrs.get(LEASE) or {}).get("attempts", 1))
         try:
@@ -478,7 +486,7 @@ class _Participant:
         if result.ok and result.extra.pop("stopped_early", False) and reporter.pruned:
             result.status = PRUNED
         result.extra.pop("hooked", None)
-        metric, mode = self.store.objective(self.job.sweep)
+        metric, mode = self.objective()
         if metric is None and result.ok:
             metric, mode = self.store.fix_metric(self.job.sweep, result)
         if result.ok and metric is not None and not _reports(result, metric):

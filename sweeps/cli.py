@@ -130,8 +130,7 @@ def _parser() -> argparse.ArgumentParser:
                     "search, new trials until it holds n_trials. Start as many as you like, "
                     "at any time: each task runs once.")
     worker.add_argument("sweep", metavar="SWEEP", help="the sweep's name in the store")
-    worker.add_argument("--store", default=None, metavar="URL",
-                        help="the store the sweep is in (default: ./runs/sweeps.log)")
+    _store_option(worker)
     worker.add_argument("--n-jobs", type=int, default=None,
                         help="worker processes on this machine (default: all cores)")
     worker.add_argument("--executor", default="processes",

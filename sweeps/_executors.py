@@ -25,6 +25,7 @@ import os
 import sys
 from typing import Any, Callable, Iterator, Optional
 
+from . import _forksafe
 from ._errors import SweepsTypeError, SweepsValueError
 
 
@@ -234,7 +235,7 @@ class _Worker:
         self.start_method = start_method
         self.process = context.Process(target=_serve, args=(child, os.getpid(), threads),
                                        name="sweeps-worker", daemon=True)
-        with _main_not_imported():
+        with _main_not_imported(), _forksafe.quiet():
             self.process.start()
         child.close()
 

@@ -36,7 +36,10 @@ def file_lock(path: pathlib.Path) -> Iterator[None]:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
     finally:
-        os.close(handle)  # releases the lock
+        # unlock before closing: a worker forked meanwhile holds a copy of this descriptor,
+        # and closing ours alone would leave the lock held until that worker exits
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        os.close(handle)
 
 
 def _whole(line: bytes) -> bytes | None:
@@ -180,6 +183,7 @@ def journal_backend(path: pathlib.Path) -> Any:
         def release(self) -> None:
             handle, self._handle = self._handle, None
             if handle is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)  # a forked worker may hold a copy
                 os.close(handle)
 
     class Backend(JournalFileBackend):

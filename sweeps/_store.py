@@ -33,6 +33,7 @@ import time
 import zlib
 from typing import Any, Iterator, Optional, Union
 
+from . import _forksafe
 from ._codec import decode, encode, unknown_tag
 from ._distributions import ParamKinds
 from ._errors import SweepsTypeError, SweepsValueError, UnknownSweepError
@@ -154,6 +155,8 @@ class Store:
                     # minute instead of sqlite3's 5 s ('database is locked' under load)
                     self._storage = optuna.storages.RDBStorage(
                         self.url, engine_kwargs={"connect_args": {"timeout": 60}})
+                # a worker forked during an SQLite call would keep a read lock forever
+                _forksafe.guard(self._storage.engine)
             else:
                 self._storage = _open_database(self.url)
         return self._storage

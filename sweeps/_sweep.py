@@ -777,11 +777,12 @@ class _Driver:
                 lease = entry.lease or {}
                 if entry.state == "RUNNING" and lease.get("pid") == crash.pid:
                     if crash.pid in self.overdue:
-                        fail_lost(self.storage, entry, timeout_message(self.plan.task_timeout),
-                                  status="timed_out")
+                        failed = fail_lost(self.storage, entry,
+                                           timeout_message(self.plan.task_timeout),
+                                           status="timed_out")
                     else:
-                        fail_lost(self.storage, entry, crash.message)
-                    held = True
+                        failed = fail_lost(self.storage, entry, crash.message)
+                    held = held or failed
         self.idle_crashes = 0 if held else self.idle_crashes + 1
         if self.idle_crashes >= 3:
             raise SweepsError(

@@ -221,13 +221,23 @@ def renew(storage: Any, trial_id: int, participant: dict, attempts: int) -> None
                                                     "until": time.time() + LEASE_SECONDS})
 
 
-def put_back(storage: Any, trial_id: int) -> None:
-    """Return a RUNNING trial to the queue (its participant was cancelled or died)."""
+def put_back(storage: Any, trial_id: int) -> bool:
+    """Return a RUNNING trial to the queue (its participant was cancelled or died).
+
+    False when the trial has finished meanwhile: a finished trial stays as it is.
+    """
+    import optuna
     from optuna.trial import TrialState
 
-    attempts = _attempts(storage.get_trial(trial_id).system_attrs)
-    storage.set_trial_system_attr(trial_id, LEASE, {"attempts": attempts})
-    storage.set_trial_state_values(trial_id, state=TrialState.WAITING)
+    trial = storage.get_trial(trial_id)
+    if trial.state != TrialState.RUNNING:
+        return False
+    try:
+        storage.set_trial_system_attr(trial_id, LEASE, {"attempts": _attempts(trial.system_attrs)})
+        storage.set_trial_state_values(trial_id, state=TrialState.WAITING)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    return True
 
 
 def release_stale(storage: Any, study_id: int) -> list[Entry]:
@@ -242,12 +252,20 @@ def release_stale(storage: Any, study_id: int) -> list[Entry]:
             continue
         if lease_alive(entry.lease, entry.started):
             continue
+        if not _unchanged(storage, entry):
+            continue  # finished (or claimed again) since the index was read: its holder is done
         if entry.attempts >= MAX_ATTEMPTS and not _died_with_its_driver(entry.lease):
-            fail_lost(storage, entry)
-            failed.append(entry)
+            if fail_lost(storage, entry):
+                failed.append(entry)
         else:
             put_back(storage, entry.trial_id)
     return failed
+
+
+def _unchanged(storage: Any, entry: Entry) -> bool:
+    """Whether the trial is still RUNNING under the lease the index showed."""
+    trial = storage.get_trial(entry.trial_id)
+    return trial.state.name == "RUNNING" and trial.system_attrs.get(LEASE) == entry.lease
 
 
 def _died_with_its_driver(lease: Optional[dict]) -> bool:
@@ -269,8 +287,12 @@ def _died_with_its_driver(lease: Optional[dict]) -> bool:
 
 
 def fail_lost(storage: Any, entry: Entry, message: Optional[str] = None,
-              status: str = "failed") -> None:
-    """Finish a trial whose participant died as FAIL, with a message saying so."""
+              status: str = "failed") -> bool:
+    """Finish a trial whose participant died as FAIL, with a message saying so.
+
+    False when the trial has finished meanwhile (its record stands).
+    """
+    import optuna
     from optuna.trial import TrialState
 
     owner = entry.lease or {}
@@ -279,9 +301,13 @@ def fail_lost(storage: Any, entry: Entry, message: Optional[str] = None,
         f"died {entry.attempts} times while running it; the task is recorded as failed so that "
         "it does not take down more workers. Run the sweep again to retry it."
     )
-    storage.set_trial_user_attr(entry.trial_id, "status", status)
-    storage.set_trial_user_attr(entry.trial_id, "error", text)
-    storage.set_trial_state_values(entry.trial_id, state=TrialState.FAIL)
+    try:
+        storage.set_trial_user_attr(entry.trial_id, "status", status)
+        storage.set_trial_user_attr(entry.trial_id, "error", text)
+        storage.set_trial_state_values(entry.trial_id, state=TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    return True
 
 
 def finish(storage: Any, trial_id: int, attrs: dict, state: str, value: Optional[float],

@@ -22,12 +22,13 @@ MODULES = {
     "autonamer": {
         "file": "sweeps/_autonamer.py",
         "mutants": ["sweeps._autonamer.*"],
-        "tests": ["tests/sweeps/test_autonamer.py"],
+        "tests": ["tests/sweeps/test_autonamer.py", "tests/sweeps/test_autonamer_pinned.py"],
     },
     "codec": {
         "file": "sweeps/_codec.py",
         "mutants": ["sweeps._codec.*"],
-        "tests": ["tests/sweeps/test_pinned_types.py", "tests/sweeps/test_store.py"],
+        "tests": ["tests/sweeps/test_pinned_types.py", "tests/sweeps/test_store.py",
+                  "tests/sweeps/test_codec_pinned.py"],
     },
     "seeds": {
         "file": "sweeps/_work.py",
@@ -38,28 +39,30 @@ MODULES = {
     "split": {
         "file": "sweeps_core/_split.py",
         "mutants": ["sweeps_core._split.*"],
-        "tests": ["tests/sweeps_core/test_split.py"],
+        "tests": ["tests/sweeps_core/test_split.py", "tests/sweeps_core/test_split_pinned.py"],
     },
     "transformers": {
         "file": "sweeps_core/_transformers.py",
         "mutants": ["sweeps_core._transformers.*"],
-        "tests": ["tests/sweeps_core/test_transformers.py"],
+        "tests": ["tests/sweeps_core/test_transformers.py",
+                  "tests/sweeps_core/test_transformers_pinned.py"],
     },
     "metrics": {
         "file": "sweeps_core/_metrics.py",
         "mutants": ["sweeps_core._metrics.*"],
-        "tests": ["tests/sweeps_core/test_metrics.py"],
+        "tests": ["tests/sweeps_core/test_metrics.py", "tests/sweeps_core/test_metrics_pinned.py"],
     },
     "results": {
         "file": "sweeps/_results.py",
         "mutants": ["sweeps._results.*"],
         "tests": ["tests/sweeps/test_results.py", "tests/sweeps/test_plots.py",
-                  "tests/sweeps/test_pinned_direction.py"],
+                  "tests/sweeps/test_pinned_direction.py", "tests/sweeps/test_results_pinned.py"],
     },
     "objective": {
         "file": "sweeps/_objective.py",
         "mutants": ["sweeps._objective.*"],
-        "tests": ["tests/sweeps/test_results.py", "tests/sweeps/test_pinned_direction.py"],
+        "tests": ["tests/sweeps/test_results.py", "tests/sweeps/test_pinned_direction.py",
+                  "tests/sweeps/test_objective_pinned.py"],
     },
     "resume": {
         "file": "sweeps/_sweep.py",
@@ -67,10 +70,23 @@ MODULES = {
                     "sweeps._store.xǁStoreǁrecords__mutmut_*",
                     "sweeps._store.x__record_order__mutmut_*"],
         "tests": ["tests/sweeps/test_pinned_resume.py", "tests/sweeps/test_sweep.py",
-                  "tests/sweeps/test_store.py"],
+                  "tests/sweeps/test_store.py", "tests/sweeps/test_resume_pinned.py"],
         "also": ["sweeps/_store.py"],
     },
 }
+
+
+
+def _selected() -> dict:
+    """The modules of this run: all, or those named in $MUTATION_MODULES (comma-separated)."""
+    import os
+
+    wanted = [m.strip() for m in os.environ.get("MUTATION_MODULES", "").split(",") if m.strip()]
+    unknown = [m for m in wanted if m not in MODULES]
+    if unknown:
+        sys.exit(f"MUTATION_MODULES names {unknown}; the modules are {list(MODULES)}")
+    return {k: v for k, v in MODULES.items() if not wanted or k in wanted}
+
 
 # mutmut's words for a result; killed and timeout count as caught.
 CAUGHT = {"killed", "timeout"}
@@ -78,7 +94,7 @@ CAUGHT = {"killed", "timeout"}
 
 def _files() -> list[str]:
     files = []
-    for module in MODULES.values():
+    for module in _selected().values():
         for path in [module["file"], *module.get("also", [])]:
             if path not in files:
                 files.append(path)
@@ -87,7 +103,7 @@ def _files() -> list[str]:
 
 def _tests() -> list[str]:
     tests = []
-    for module in MODULES.values():
+    for module in _selected().values():
         for path in module["tests"]:
             if path not in tests and pathlib.Path(path).exists():
                 tests.append(path)
@@ -114,10 +130,26 @@ def config(pretest_output: str = "") -> str:
 
 
 def patterns() -> list[str]:
-    return [pattern for module in MODULES.values() for pattern in module["mutants"]]
+    return [pattern for module in _selected().values() for pattern in module["mutants"]]
+
+
+def equivalent() -> dict:
+    """mutant name -> why it cannot be caught, from tools/mutation_equivalent/<module>.txt
+    (one ``name: reason`` a line; # starts a comment). Read after each run to explain the
+    survivors that no test can kill (the mutant behaves exactly like the code)."""
+    reasons = {}
+    folder = pathlib.Path(__file__).with_name("mutation_equivalent")
+    for path in sorted(folder.glob("*.txt")) if folder.is_dir() else []:
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#") and ":" in line:
+                name, reason = line.split(":", 1)
+                reasons[name.strip()] = reason.strip()
+    return reasons
 
 
 def report(results_path: str) -> str:
+    reasons = equivalent()
     outcome = {}
     for line in pathlib.Path(results_path).read_text().splitlines():
         match = re.match(r"\s*([\w.ǁ]+__mutmut_\d+): (.+)$", line)
@@ -126,21 +158,26 @@ def report(results_path: str) -> str:
     lines = [f"{'module':<14}{'mutants':>8}{'caught':>8}{'score':>8}   other outcomes"]
     survivors = []
     total = collections.Counter()
-    for label, module in MODULES.items():
+    for label, module in _selected().items():
         names = [n for n in outcome if any(fnmatch.fnmatchcase(n, p) for p in module["mutants"])]
         counts = collections.Counter(outcome[n] for n in names)
         caught = sum(counts[k] for k in CAUGHT)
         tested = len(names) - counts["not checked"]
         other = {k: v for k, v in counts.items() if k not in CAUGHT}
         score = f"{100 * caught / tested:.1f}%" if tested else "-"
-        lines.append(f"{label:<14}{tested:>8}{caught:>8}{score:>8}   {dict(other) or ''}")
+        lost = [n for n in names if outcome[n] not in CAUGHT | {"not checked"}]
+        explained = sum(n in reasons for n in lost)
+        lines.append(f"{label:<14}{tested:>8}{caught:>8}{score:>8}   {dict(other) or ''}"
+                     + (f" ({explained} explained as equivalent)" if explained else ""))
         total.update(tested=tested, caught=caught)
-        survivors += [f"{n}: {outcome[n]}" for n in names if outcome[n] not in CAUGHT | {"not checked"}]
+        survivors += [f"{n}: {outcome[n]}" + (f" - equivalent: {reasons[n]}" if n in reasons
+                                              else "") for n in lost]
     if total["tested"]:
         lines.append(f"{'all':<14}{total['tested']:>8}{total['caught']:>8}"
                      f"{100 * total['caught'] / total['tested']:>7.1f}%")
     pathlib.Path(results_path).with_name("survivors.txt").write_text("\n".join(survivors) + "\n")
-    lines.append(f"{len(survivors)} not caught: listed in "
+    unexplained = sum(" - equivalent: " not in line for line in survivors)
+    lines.append(f"{unexplained} not caught and not explained; all {len(survivors)} listed in "
                  f"{pathlib.Path(results_path).with_name('survivors.txt')}")
     return "\n".join(lines)
 

@@ -3,6 +3,8 @@
 #
 #   bash tools/mutation.sh            # mutate HEAD's committed code, run the relevant tests
 #   REF=some-commit bash tools/mutation.sh
+#   REF=worktree bash tools/mutation.sh      # the working tree as it is, uncommitted files too
+#   MUTATION_MODULES=seeds,codec bash tools/mutation.sh   # only these modules (see mutation.py)
 #
 # Not part of CI: it takes minutes on 2 cores. Needs the dev extra (mutmut). The workspace is a
 # clean export of REF outside the git tree ($MUTATION_WORKDIR, default /tmp/sweeps-mutation);
@@ -22,14 +24,20 @@ python -c "import mutmut" 2>/dev/null || {
 
 rm -rf "$work"
 mkdir -p "$work"
-git -C "$repo" archive "$ref" | tar -x -C "$work"
+if [ "$ref" = worktree ]; then
+    (cd "$repo" && git ls-files -z --cached --others --exclude-standard |
+        xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' |
+        tar --null -T - -cf -) | tar -x -C "$work"
+else
+    git -C "$repo" archive "$ref" | tar -x -C "$work"
+fi
 cd "$work"
 # mutmut needs the tests green before it mutates: a test failing already is left out (and named)
 mapfile -t tests < <(python "$here/mutation.py" tests)
 python -m pytest -q -rfE -m "not slow" -p no:cacheprovider "${tests[@]}" > pretest.txt 2>&1 || true
 tail -n 1 pretest.txt
 python "$here/mutation.py" config pretest.txt
-echo "mutating $(git -C "$repo" rev-parse --short "$ref") in $work with $children children"
+echo "mutating ${ref} in $work with $children children"
 
 # Only the mutants of the functions under test (the other functions of _work, _sweep and _store
 # are the queue's, covered by the slow process tests).

@@ -216,3 +216,66 @@ def test_sigkill_of_a_driver_leaves_no_process_no_file_and_loses_nothing(tmp_pat
     assert sum(t.state.name == "COMPLETE" for t in trials) == 16 == len(trials)
     leftovers = {name for name in set(os.listdir("/tmp")) - temp_before if "sweeps" in name}
     assert not leftovers
+
+
+class _StaleIndex:
+    """A real store's storage whose trial listing is the one read before ``finish_meanwhile``:
+    what a participant sees when another finishes a trial between its read and its write."""
+
+    def __init__(self, storage):
+        self.storage = storage
+        self.snapshot = None
+
+    def __getattr__(self, name):
+        return getattr(self.storage, name)
+
+    def get_all_trials(self, study_id, deepcopy=True, states=None):
+        if self.snapshot is None:
+            return self.storage.get_all_trials(study_id, deepcopy=deepcopy, states=states)
+        return self.snapshot
+
+
+def _running_trial_of_a_dead_worker(tmp_path, attempts):
+    from sweeps import _trials
+
+    storage = Store(str(tmp_path / "store.log")).optuna_storage()
+    study = optuna.create_study(study_name="s", storage=storage)
+    study.enqueue_trial({}, user_attrs={"name": "a"})
+    trial_id = study.trials[0]._trial_id
+    storage.set_trial_system_attr(trial_id, _trials.KEY, "k")
+    storage.set_trial_state_values(trial_id, state=optuna.trial.TrialState.RUNNING)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    storage.set_trial_system_attr(trial_id, _trials.LEASE, {
+        "host": _trials.socket.gethostname(), "pid": int(dead), "start": None, "driver": 1,
+        "id": "gone", "attempts": attempts, "until": 0})
+    return storage, study, trial_id
+
+
+@pytest.mark.parametrize("attempts", [1, 3])
+def test_a_trial_finished_after_the_index_was_read_is_neither_put_back_nor_failed(
+        tmp_path, attempts):
+    # Four drivers on SQLite failed with UpdateFinishedTrialError: one read the queue, saw a
+    # trial RUNNING under a worker that then finished it and exited, and tried to put it back.
+    from sweeps import _trials
+
+    storage, study, trial_id = _running_trial_of_a_dead_worker(tmp_path, attempts)
+    stale = _StaleIndex(storage)
+    stale.snapshot = storage.get_all_trials(study._study_id, deepcopy=True)
+    storage.set_trial_state_values(trial_id, state=optuna.trial.TrialState.COMPLETE, values=[1.0])
+    assert _trials.release_stale(stale, study._study_id) == []
+    trial = storage.get_trial(trial_id)
+    assert trial.state == optuna.trial.TrialState.COMPLETE and trial.value == 1.0
+    assert _trials.put_back(storage, trial_id) is False
+
+
+def test_a_trial_of_a_dead_worker_is_put_back_or_failed(tmp_path):
+    from sweeps import _trials
+
+    storage, study, trial_id = _running_trial_of_a_dead_worker(tmp_path, 1)
+    assert _trials.release_stale(storage, study._study_id) == []
+    assert storage.get_trial(trial_id).state == optuna.trial.TrialState.WAITING
+    storage, study, trial_id = _running_trial_of_a_dead_worker(tmp_path / "b", 3)
+    [failed] = _trials.release_stale(storage, study._study_id)
+    assert failed.trial_id == trial_id
+    assert storage.get_trial(trial_id).state == optuna.trial.TrialState.FAIL

@@ -1,0 +1,78 @@
+"""Forking a worker while this process is inside an SQLite call leaves a lock behind forever.
+
+SQLite keeps, per process, a table of the locks its connections hold on each database file. A
+worker forked while another thread of the driver was reading the store inherits that table with
+the read in progress; when the worker's own connection later finishes a read, SQLite believes
+the inherited (phantom) reader still needs the file and never releases the worker's read lock.
+No participant can write again, and every driver of the sweep waits for a lock nobody frees.
+
+``guard(engine)`` counts the connections of an engine that are in use in this process;
+``quiet()`` is held around a fork: it waits until none is in use and keeps new ones waiting
+until the fork is done.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from typing import Any, Iterator
+
+logger = logging.getLogger(__name__)
+
+_cond = threading.Condition(threading.Lock())
+_in_use: set = set()  # the pool records of connections checked out in this process
+_forking = False
+_WAIT_S = 60.0  # a call can wait this long for SQLite's own lock (see Store._open)
+
+
+def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+    with _cond:
+        while _forking:
+            _cond.wait()
+        _in_use.add(id(record))
+
+
+def _checkin(dbapi_connection: Any, record: Any) -> None:
+    with _cond:
+        _in_use.discard(id(record))
+        _cond.notify_all()
+
+
+def guard(engine: Any) -> None:
+    """Count ``engine``'s connections in use, so that ``quiet()`` can wait for them."""
+    from sqlalchemy import event
+
+    if not event.contains(engine, "checkout", _checkout):
+        event.listen(engine, "checkout", _checkout)
+        event.listen(engine, "checkin", _checkin)
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """No guarded connection is in use in this process while this is held (around a fork)."""
+    global _forking
+    deadline = time.monotonic() + _WAIT_S
+    with _cond:
+        while _in_use and time.monotonic() < deadline:
+            _cond.wait(0.1)
+        if _in_use:
+            logger.warning("starting a worker while the store is in use in this process")
+        _forking = True
+    try:
+        yield
+    finally:
+        with _cond:
+            _forking = False
+            _cond.notify_all()
+
+
+def _reset_in_child() -> None:
+    global _cond, _forking, _in_use
+    _cond = threading.Condition(threading.Lock())
+    _forking = False
+    _in_use = set()
+
+
+os.register_at_fork(after_in_child=_reset_in_child)

@@ -5,6 +5,7 @@ epoch's report builds no DataFrame unless a user's own metric reads one.
 """
 from __future__ import annotations
 
+import collections.abc
 import numbers
 from typing import Any, Callable, Iterable
 
@@ -142,7 +143,8 @@ def _stage_frames(result_df: pd.DataFrame):
 def _recall_levels(recall_at: int | Iterable[int] | None) -> list[int]:
     if recall_at is None:
         return []
-    levels = [recall_at] if isinstance(recall_at, numbers.Integral) else list(recall_at)
+    # a lone non-int (1.5) becomes one bad level, so it gets the message below, not a TypeError
+    levels = list(recall_at) if isinstance(recall_at, collections.abc.Iterable) else [recall_at]
     bad = [k for k in levels if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1]
     if bad:
         raise ConfigurationError(f"recall_at must be a positive int or a list of them, but got {recall_at!r}")

@@ -2,13 +2,15 @@
 every task of a sweep gets its own, and ``run_task`` reproduces what a task drew from ``random``,
 numpy's global generator and torch, whatever ran before it."""
 import random
+import sys
+import types
 
 import numpy
 import pytest
 import torch
 
 from sweeps import Store, run_task, sweep
-from sweeps._work import derive_seed
+from sweeps._sweep import derive_seed, seed_everything
 from tests.sweeps import pinned_tasks
 
 # Golden values: sha256("<sweep seed>/<task name>"), first 4 bytes big-endian. Changing them
@@ -138,3 +140,39 @@ def test_a_task_that_imports_torch_late_is_seeded_too():
                            capture_output=True, text=True).stdout
     here = run_task(create_lazy_torch_task, "X1", grid=dict(x=[1]), data=None)
     assert json.loads(fresh) == here.history
+
+
+class _RecordingGenerator:
+    def __init__(self, calls, name):
+        self.calls, self.name = calls, name
+
+    def manual_seed(self, seed):
+        self.calls.append((self.name, seed))
+
+
+def _stand_in_torch(calls, cuda):
+    """A module imported under the name torch, without an import spec (as a test stub is):
+    seed_everything must seed the torch the process already holds, not look for another."""
+    torch_stub = types.ModuleType("torch")
+    torch_stub.manual_seed = _RecordingGenerator(calls, "every device").manual_seed
+    torch_stub.random = types.SimpleNamespace(default_generator=_RecordingGenerator(calls, "cpu"))
+    torch_stub.cuda = types.SimpleNamespace(is_available=lambda: cuda)
+    return torch_stub
+
+
+@pytest.mark.parametrize("cuda, generator", [(False, "cpu"), (True, "every device")])
+def test_the_torch_already_imported_is_seeded_with_the_seed_itself(monkeypatch, cuda, generator):
+    calls = []
+    monkeypatch.setitem(sys.modules, "torch", _stand_in_torch(calls, cuda))
+    seed_everything(GOLDEN[0, "X2"])
+    # with CUDA, torch.manual_seed seeds every device's generator; without, the CPU's alone
+    assert calls == [(generator, GOLDEN[0, "X2"])]
+    assert random.random() == random.Random(GOLDEN[0, "X2"]).random()
+    assert numpy.random.random() == numpy.random.RandomState(GOLDEN[0, "X2"]).random_sample()
+
+
+def test_seed_everything_seeds_torch_with_the_seed_itself():
+    seed_everything(GOLDEN[7, "X2"])
+    assert torch.initial_seed() == GOLDEN[7, "X2"]
+    expected = torch.rand(3, generator=torch.Generator().manual_seed(GOLDEN[7, "X2"]))
+    assert torch.rand(3).tolist() == expected.tolist()

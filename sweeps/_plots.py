@@ -2,9 +2,11 @@
 
 A sweep's history is a tidy long frame (one row per task, epoch and metric), so a picture is a
 choice of roles: ``by`` makes one panel per value of a param, ``hue`` colours by another,
-``style`` draws a third as line dashes. seaborn gives the palettes and the look; matplotlib and
-seaborn are imported inside the functions, so ``import sweeps`` does not pay for them. The
-backend is matplotlib's choice (set ``MPLBACKEND=Agg`` on a machine without a display).
+``style`` draws a third as line dashes. The palettes and the look are seaborn's ("deep" colours
+on a white grid), written out here so that a picture pays for matplotlib only (seaborn imports
+scipy: a second or more). matplotlib is imported inside the functions, so ``import sweeps``
+does not pay for it. The backend is matplotlib's choice (set ``MPLBACKEND=Agg`` on a machine
+without a display).
 
     >>> result.plot_curves("accuracy_test", by="algorithm", hue="learning_rate",
     ...                    style="network_size", baseline=1 / 3)          # doctest: +SKIP
@@ -28,6 +30,33 @@ MAX_LABELLED = 20
 DASHES = ["-", "--", ":", "-."]
 MARKERS = ["o", "s", "^", "D", "v", "P"]
 PANEL = (4.6, 3.4)  # inches per panel
+# seaborn's "deep" palette, for up to 10 levels
+DEEP = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
+        "#CCB974", "#64B5CD"]
+# seaborn's "whitegrid" style
+WHITEGRID = {
+    "axes.facecolor": "white", "axes.edgecolor": ".8", "axes.grid": True, "axes.axisbelow": True,
+    "axes.labelcolor": ".15", "figure.facecolor": "white", "grid.color": ".8",
+    "grid.linestyle": "-", "text.color": ".15", "xtick.color": ".15", "ytick.color": ".15",
+    "xtick.direction": "out", "ytick.direction": "out", "lines.solid_capstyle": "round",
+    "patch.edgecolor": "w", "patch.force_edgecolor": True, "xtick.bottom": False,
+    "xtick.top": False, "ytick.left": False, "ytick.right": False,
+}
+
+
+def _palette(n: int) -> list:
+    """n distinct colours: seaborn's "deep" up to 10, else evenly spaced hues."""
+    import colorsys
+
+    if n <= len(DEEP):
+        return DEEP[:max(n, 1)]
+    return [colorsys.hls_to_rgb((0.01 + k / n) % 1.0, 0.6, 0.65) for k in range(n)]
+
+
+def _style() -> Any:
+    import matplotlib
+
+    return matplotlib.rc_context(WHITEGRID)
 MAX_COLUMNS = 3
 
 
@@ -205,11 +234,10 @@ def plot_curves(
     failed = {r.name for r in data.results if not r.ok} if _is_result(data) else set()
     import matplotlib.pyplot as plt
     import numpy as np
-    import seaborn as sns
 
     params = _task_params(data, rows, columns)
     panels = _levels([params[t][roles["by"]] for t in params]) if "by" in roles else [None]
-    with sns.axes_style("whitegrid"):
+    with _style():
         if ax is None:
             n_columns = min(MAX_COLUMNS, len(panels))
             n_rows = math.ceil(len(panels) / n_columns)
@@ -256,8 +284,6 @@ def _task_params(data: Any, rows: Any, columns: dict) -> dict:
 
 def _looks(rows: Any, params: dict, roles: dict, mode: str) -> tuple[dict, list]:
     """task name -> line properties, and the legend's (title, [(label, properties)]) sections."""
-    import seaborn as sns
-
     tasks = list(dict.fromkeys(rows["name"]))
     legend: list = []
     looks = {task: {"color": "0.25", "linestyle": "-", "marker": None} for task in tasks}
@@ -265,7 +291,7 @@ def _looks(rows: Any, params: dict, roles: dict, mode: str) -> tuple[dict, list]
         return _looks_by_name(rows, tasks, mode)
     if "hue" in roles:
         levels = _levels([params[task][roles["hue"]] for task in tasks])
-        palette = sns.color_palette("deep" if len(levels) <= 10 else "husl", len(levels))
+        palette = _palette(len(levels))
         for task in tasks:
             looks[task]["color"] = palette[_index(levels, params[task][roles["hue"]])]
         legend.append((roles["hue"], [(_label(v), {"color": c, "linestyle": "-"})
@@ -284,13 +310,11 @@ def _looks(rows: Any, params: dict, roles: dict, mode: str) -> tuple[dict, list]
 
 
 def _looks_by_name(rows: Any, tasks: list, mode: str) -> tuple[dict, list]:
-    import seaborn as sns
-
     finals = {task: group.sort_values("iteration")["value"].iloc[-1]
               for task, group in rows.groupby("name", sort=False)}
     ranked = sorted(tasks, key=lambda task: _sort_key(finals.get(task, math.nan), mode))
     labelled = ranked[:MAX_LABELLED]
-    palette = sns.color_palette("deep" if len(labelled) <= 10 else "husl", len(labelled))
+    palette = _palette(len(labelled))
     looks = {task: {"color": "0.75", "linestyle": "-", "marker": None, "linewidth": 0.8}
              for task in tasks}
     for task, color in zip(labelled, palette):
@@ -416,9 +440,8 @@ def plot_leaderboard(
     if top is not None:
         board = board.head(top)
     import matplotlib.pyplot as plt
-    import seaborn as sns
 
-    with sns.axes_style("whitegrid"):
+    with _style():
         if ax is None:
             _, ax = plt.subplots(figsize=(9, max(2.5, 0.3 * len(board) + 1.3)))
     fig = ax.figure
@@ -456,14 +479,13 @@ def plot_leaderboard(
 
 
 def _bar_colors(params: list, column: Optional[str]) -> tuple[list, list]:
-    import seaborn as sns
     from matplotlib.patches import Patch
 
     if column is None:
-        return [sns.color_palette("deep")[0]] * len(params), []
+        return [DEEP[0]] * len(params), []
     values = [p[column] for p in params]
     levels = _levels(values)
-    palette = sns.color_palette("deep" if len(levels) <= 10 else "husl", len(levels))
+    palette = _palette(len(levels))
     colors = [palette[_index(levels, value)] for value in values]
     return colors, [Patch(color=c, label=_label(v)) for v, c in zip(levels, palette)]
 

@@ -192,6 +192,13 @@ def _plot_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ._painters import Painters
+
+    with Painters() as painters:  # forked first, while this process is small
+        return _run_with(args, painters)
+
+
+def _run_with(args: argparse.Namespace, painters: Any) -> int:
     from ._registry import get_study
     from ._store import Store
     from ._sweep import sweep
@@ -209,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"showing the {_tasks(len(asked))} of this --grid; sweep {result.name!r} holds "
               f"{len(result)} (`sweeps leaderboard {result.name}` shows them all)")
     _print_board(asked, args.metric)
-    _write_plots(asked, args.metric, _folder(store, None), _roles(args), _stem(store))
+    _write_plots(asked, args.metric, _folder(store, None), _roles(args), _stem(store), painters)
     print(_summary(asked, done_before, store), file=sys.stderr)
     failed = [r for r in asked if not r.ok]
     if failed:
@@ -350,16 +357,15 @@ def _print_board(result: Any, metric: Optional[str]) -> None:
 
 
 def _write_plots(result: Any, metric: Optional[str], folder: str, roles: dict,
-                 stem: Optional[str]) -> None:
+                 stem: Optional[str], painters: Any = None) -> None:
     """The curves and the leaderboard as ``<folder>/<store>.<sweep>.curves.png`` and
     ``...leaderboard.png``: named after the store too, so that two stores in one folder keep
-    their own pictures."""
+    their own pictures. ``painters`` (``sweeps run``) draw both at once in processes that
+    imported matplotlib while the sweep ran."""
     if not any(r.ok for r in result):
         return
-    os.environ.setdefault("MPLBACKEND", "Agg")  # files only: never open a window
-    import matplotlib.pyplot as plt
-
     from ._plots import default_roles
+    from ._results import SweepResult
 
     baseline = roles.pop("baseline", None)
     roles = roles or default_roles(result)
@@ -368,12 +374,35 @@ def _write_plots(result: Any, metric: Optional[str], folder: str, roles: dict,
     prefix = safe_file_name(f"{stem}.{result.name}" if stem else result.name)
     curves = os.path.join(folder, f"{prefix}.curves.png")
     board = os.path.join(folder, f"{prefix}.leaderboard.png")
-    drawn = result.plot_curves(metric, **roles, baseline=baseline, path=curves)
-    plt.close(_figure(drawn))
-    print(f"wrote {curves}")
     hue = roles.get("by") or roles.get("hue")
-    plt.close(result.plot_leaderboard(metric, hue=hue, baseline=baseline, path=board).figure)
+    # what a picture needs, without the store (a painter is another process)
+    bare = SweepResult(result.name, result.results, metric=result.metric,
+                       direction=result.direction)
+    jobs = [(_draw_curves, (bare, metric, roles, baseline, curves)),
+            (_draw_board, (bare, metric, hue, baseline, board))]
+    if painters is not None:
+        painters.draw(jobs)
+    else:
+        for function, args in jobs:
+            function(*args)
+    print(f"wrote {curves}")
     print(f"wrote {board}")
+
+
+def _draw_curves(result: Any, metric: Optional[str], roles: dict, baseline: Optional[float],
+                 path: str) -> None:
+    os.environ.setdefault("MPLBACKEND", "Agg")  # files only: never open a window
+    import matplotlib.pyplot as plt
+
+    plt.close(_figure(result.plot_curves(metric, **roles, baseline=baseline, path=path)))
+
+
+def _draw_board(result: Any, metric: Optional[str], hue: Optional[str],
+                baseline: Optional[float], path: str) -> None:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib.pyplot as plt
+
+    plt.close(result.plot_leaderboard(metric, hue=hue, baseline=baseline, path=path).figure)
 
 
 def _figure(drawn: Any) -> Any:

@@ -33,8 +33,9 @@ def encode(value: Any) -> Any:
     if isinstance(value, list):
         return [encode(v) for v in value]
     if isinstance(value, dict):
+        # a lone '__name__' key would read back as a tag (known or refused as unknown)
         plain = all(isinstance(k, str) for k in value) and not (
-            len(value) == 1 and next(iter(value)) in _TAGS
+            len(value) == 1 and _is_tag(next(iter(value)))
         )
         if plain:
             return {k: encode(v) for k, v in value.items()}
@@ -61,6 +62,10 @@ def decode(value: Any) -> Any:
     return {k: decode(v) for k, v in value.items()}
 
 
+def _is_tag(key: Any) -> bool:
+    return isinstance(key, str) and key.startswith("__") and key.endswith("__")
+
+
 def _hashable(key: Any) -> Any:
     return tuple(key) if isinstance(key, list) else key
 
@@ -74,8 +79,8 @@ def unknown_tag(raw: Any) -> Optional[str]:
         return None
     if len(raw) == 1:
         (key, inner), = raw.items()
-        if key in _TAGS:
-            return unknown_tag(inner) if key in ("__tuple__", "__dict__") else None
-        if isinstance(key, str) and key.startswith("__") and key.endswith("__"):
+        if key in _TAGS:  # decode hands on what a tag holds, so look inside every one
+            return unknown_tag(inner)
+        if _is_tag(key):
             return key
     return next((tag for tag in map(unknown_tag, raw.values()) if tag), None)

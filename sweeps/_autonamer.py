@@ -296,8 +296,10 @@ def _key_abbreviations(keys: Sequence[str], overrides: Mapping[str, str]) -> dic
 def _text(value: Any) -> str:
     """str(value) without what changes between processes (memory addresses)."""
     if inspect.isclass(value) or inspect.isroutine(value):
-        return getattr(value, "__qualname__", None) or getattr(value, "__name__", str(value))
-    return _ADDRESS.sub("", str(value))
+        name = getattr(value, "__qualname__", None) or getattr(value, "__name__", None)
+        if name:
+            return name
+    return _ADDRESS.sub("", str(value))  # also for a routine without a name (a descriptor object)
 
 
 def _rel_value(value: Any) -> str:
@@ -393,7 +395,7 @@ def _unique(names: list[str], tokens: list[str]) -> list[str]:
 
 def _three_digits(value: Any) -> Any:
     """A float rounded to 3 significant digits, for names; anything else unchanged."""
-    if isinstance(value, float) and math.isfinite(value) and value != 0:
+    if isinstance(value, float) and math.isfinite(value):  # 0.0 and -0.0 come back as they are
         return float(f"{value:.3g}")
     return value
 

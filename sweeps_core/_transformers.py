@@ -259,36 +259,37 @@ class _OneHotColumn:
         extra = ([OTHER] if self.has_other else []) + ([NULL] if self.has_null else [])
         return [f"{self.name}_{v}" for v in self.values] + [f"{self.name}_{e}" for e in extra]
 
-    def _fallback(self, for_null: bool) -> int | None:
-        """Slot for a value not seen at fit: NULL (nulls only), else OTHER, else the most frequent value."""
+    def _fallback(self, for_null: bool) -> int:
+        """Slot for a value not seen at fit: NULL (nulls only), else OTHER, else the most frequent value.
+
+        Only called for a column with at least one slot (``encode`` returns early otherwise).
+        """
         k = len(self.values)
         null_pos, other_pos = k + int(self.has_other), k
         order = ([null_pos] if self.has_null and for_null else []) + ([other_pos] if self.has_other else [])
         order += [0] if k else []
         order += [null_pos] if self.has_null else []  # only left for a column that was all-null at fit
-        return order[0] if order else None
+        return order[0]
 
-    def _codes(self, series: pd.Series | None, n: int) -> tuple[np.ndarray, np.ndarray]:
+    def _codes(self, series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
         """Slot per row (-1: unseen value, -2: null) and the unseen distinct values."""
-        if series is None:
-            return np.full(n, -2, dtype=np.intp), np.array([], dtype=object)
         # One hash pass: factorize marks nulls with -1; only the few distinct values are looked up.
         raw, uniques = pd.factorize(series)
         slots = pd.Index(self.values, dtype=object).get_indexer(pd.Index(uniques, dtype=object))
         lookup = np.append(slots, -2).astype(np.intp)  # raw == -1 (null) picks the last entry
         return lookup[raw], np.asarray(uniques, dtype=object)[slots < 0]
 
-    def encode(self, series: pd.Series | None, n: int, out: np.ndarray) -> None:
-        """Write the one-hot block of ``series`` (None: column missing, all null) into ``out``."""
+    def encode(self, series: pd.Series, out: np.ndarray) -> None:
+        """Write the one-hot block of ``series`` into ``out`` (rows x ``columns``, zero-filled)."""
         if out.shape[1] == 0:
             return
-        codes, unseen = self._codes(series, n)
+        codes, unseen = self._codes(series)
         null, new = codes == -2, codes == -1
         if null.any():
             self._map(codes, null, self._fallback(for_null=True), "nulls")
         if new.any():
             self._map(codes, new, self._fallback(for_null=False), f"values not seen at fit (e.g. {list(unseen[:5])!r})")
-        out[np.arange(n), codes] = 1.0
+        out[np.arange(len(codes)), codes] = 1.0
 
     def _map(self, codes: np.ndarray, mask: np.ndarray, target: int, what: str) -> None:
         codes[mask] = target
@@ -336,8 +337,8 @@ class CategoricalTransformer2:
         start = 0
         for enc in self.encodings_:
             width = len(enc.columns)
-            series = df[enc.name] if enc.name in df.columns else None
-            enc.encode(series, len(df), out[:, start:start + width])
+            series = df[enc.name] if enc.name in df.columns else pd.Series(None, index=df.index, dtype=object)
+            enc.encode(series, out[:, start:start + width])
             start += width
 
     def transform(self, df: pd.DataFrame) -> pd.DataFrame:
@@ -492,10 +493,9 @@ class DataFrameTransformerFactory:
         columns = self._feature_columns(df)
         continuous = [c for c in columns if _is_continuous(df[c].dtype)]
         categorical = [c for c in columns if not _is_continuous(df[c].dtype)]
-        rich = []
-        if self.categorical_rich_threshold is not None:
-            rich = [c for c in categorical if df[c].nunique(dropna=False) >= self.categorical_rich_threshold]
-            categorical = [c for c in categorical if c not in rich]
+        threshold = self.categorical_rich_threshold
+        rich = [c for c in categorical if threshold is not None and df[c].nunique(dropna=False) >= threshold]
+        categorical = [c for c in categorical if c not in rich]
         groups = [("continuous", self.continuous_factory, continuous, "on_continuous"),
                   ("rich categorical", self.categorical_rich_factory, rich, "on_rich_category"),
                   ("categorical", self.categorical_factory, categorical, "on_categorical")]

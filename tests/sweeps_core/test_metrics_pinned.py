@@ -86,6 +86,39 @@ def test_tied_scores_go_to_the_first_class_in_every_value():
     assert MulticlassMetrics.ranks(scores).tolist() == [[0, 1, 2, 3], [2, 0, 1, 3]]
 
 
+def test_many_tied_classes_keep_their_column_order():
+    # 20 classes scoring .1, .2, .1, .2, ...: the .2 classes first, each tie in column order
+    scores = np.tile([.1, .2], 10)[None, :]
+    assert MulticlassMetrics.ranks(scores).tolist() == [[10 + j // 2 if j % 2 == 0 else j // 2 for j in range(20)]]
+    true_class = [5]  # the third class scoring .2
+    df = multiclass_frame(scores, true_class, names=[f"c{j}" for j in range(20)])
+    assert MulticlassMetrics(False, True, [2, 3]).measure(df) == [2.0, 0.0, 1.0]
+
+
+def test_accuracy_alone_takes_each_rows_own_winner():
+    # every row's winner is its true class; the highest score of all is in the last row
+    scores = np.array([[.5, .3, .2], [.2, .6, .2], [.1, .2, .7]])
+    df = multiclass_frame(scores, [0, 1, 2], names="abc")
+    assert MulticlassMetrics().measure(df) == [1.0]
+    df["true_label_a"] = [0.5, 0, 0]  # one half is not true
+    assert MulticlassMetrics().measure(df) == [2 / 3]
+
+
+def test_pandas_nullable_columns_give_the_same_values():
+    df = multiclass_frame()
+    df["true_label_a"] = df["true_label_a"].astype(int)
+    nullable = df.convert_dtypes()
+    assert nullable.dtypes.astype(str).tolist() == ["Int64"] + ["Int64"] * 3 + ["Float64"] * 4
+    for metric in (MulticlassMetrics(), MulticlassMetrics(True, True, [2])):
+        assert metric.measure(nullable) == metric.measure(df)
+    assert MulticlassMetrics(True, True, [2]).measure(nullable) == pytest.approx([0.2, 1.4, 0.6])
+    # a missing true value (pd.NA) is not true: the row has no true class, as with NaN
+    nullable.loc[1, "true_label_c"] = pd.NA
+    df.loc[1, "true_label_c"] = np.nan
+    assert MulticlassMetrics(True, True, [2]).measure(nullable) == MulticlassMetrics(True, True, [2]).measure(df)
+    assert MulticlassMetrics(True, True, [2]).measure(nullable) == pytest.approx([0.2, 6 / 4, 2 / 4])
+
+
 def test_ranks_order_each_row_by_descending_score():
     assert MulticlassMetrics.ranks(SCORES)[np.arange(5), TRUE_CLASS].tolist() == TRUE_RANKS
     assert MulticlassMetrics.ranks(SCORES).tolist() == [
@@ -321,6 +354,69 @@ def test_pool_hands_each_metric_the_rows_of_one_stage_only():
     df = pd.DataFrame({"x": range(6), "stage": ["a", "a", "b", "b", "b", "a"]}, index=[5, 4, 3, 2, 1, 0])
     assert MetricPool().add(Rows()).run(df) == {"rows_a": 3, "rows_b": 3}
     assert seen == [[5, 4, 0], [3, 2, 1]]
+
+
+def test_pool_cuts_single_rows_and_split_stages_exactly():
+    seen = {}
+
+    class Rows(Metric):
+        def get_names(self):
+            return ["rows"]
+
+        def measure(self, df):
+            seen[df["stage"].iloc[0]] = df["x"].tolist()
+            return [len(df)]
+
+    # a: first and last row (a gap of two), b: the two between, c: one row, d: rows 5, 6, 8 and 9
+    df = pd.DataFrame({"x": range(10), "stage": list("abbacddedd")})
+    assert MetricPool().add(Rows()).run(df) == {"rows_a": 2, "rows_b": 2, "rows_c": 1, "rows_d": 4, "rows_e": 1}
+    assert seen == {"a": [0, 3], "b": [1, 2], "c": [4], "d": [5, 6, 8, 9], "e": [7]}
+
+
+def test_pool_passes_add_sklearn_kwargs_on():
+    df = pd.DataFrame({"true": [1, 0, 1, 1], "predicted": [1, 1, 1, 0], "stage": "test"})
+    assert MetricPool().add_sklearn(accuracy_score, normalize=False).run(df) == {"accuracy_score_test": 2}
+    assert MetricPool().add_sklearn(accuracy_score).run(df) == {"accuracy_score_test": 0.5}
+
+
+class ArraysOnly(Metric):
+    """A user's metric that measures from a report's arrays; its frame method must not run."""
+
+    def get_names(self):
+        return ["outputs"]
+
+    def measure(self, df):
+        raise AssertionError("the frame was built although measure_arrays exists")
+
+    def measure_arrays(self, result):
+        return [float(result.predicted.sum())]
+
+
+def test_a_metric_with_measure_arrays_is_measured_from_the_arrays():
+    values = MetricPool().add(ArraysOnly()).run(binary_evaluation())
+    assert values == {"outputs_test": pytest.approx(2.0), "outputs_display": pytest.approx(1.6)}
+
+
+class NamedColumns(Metric):
+    """A user's metric that names the columns it reads: it gets only those, in that order."""
+
+    columns = ["predicted", "row"]
+
+    def __init__(self):
+        self.seen = []
+
+    def get_names(self):
+        return ["top_row"]
+
+    def measure(self, df):
+        self.seen.append(list(df.columns))
+        return [int(df["row"][df["predicted"].idxmax()])]
+
+
+def test_a_frame_metric_naming_columns_gets_only_those_from_a_report():
+    metric = NamedColumns()
+    assert MetricPool().add(metric).run(binary_evaluation()) == {"top_row_test": 1, "top_row_display": 1}
+    assert metric.seen == [["predicted", "row"]] * 2
 
 
 def test_a_metric_whose_names_and_values_differ_in_number_is_refused():

@@ -303,16 +303,19 @@ def binary_evaluation():
                        stage("display", labels.iloc[4:], predicted[4:])])
 
 
+def accuracy_above_half(true, predicted):
+    return accuracy_score(true, predicted > 0.5)
+
+
 def test_pool_on_a_report_names_each_value_by_stage_and_equals_sklearn():
-    pool = MetricPool().add_sklearn(roc_auc_score).add_sklearn(accuracy_score)
+    pool = MetricPool().add_sklearn(roc_auc_score).add_sklearn(accuracy_above_half)
     evaluation = binary_evaluation()
-    pool.metrics[1] = SklearnMetric(lambda true, predicted: accuracy_score(true, predicted > 0.5))
     values = pool.run(evaluation)
-    assert values == {"roc_auc_score_test": 1.0, "<lambda>_test": 1.0,
+    assert values == {"roc_auc_score_test": 1.0, "accuracy_above_half_test": 1.0,
                       "roc_auc_score_display": roc_auc_score([1, 0, 1], [.3, .7, .6]),
-                      "<lambda>_display": accuracy_score([1, 0, 1], [False, True, True])}
-    assert list(values) == ["roc_auc_score_test", "<lambda>_test", "roc_auc_score_display",
-                            "<lambda>_display"]
+                      "accuracy_above_half_display": accuracy_score([1, 0, 1], [False, True, True])}
+    assert list(values) == ["roc_auc_score_test", "accuracy_above_half_test", "roc_auc_score_display",
+                            "accuracy_above_half_display"]
     assert values == pool.run(evaluation.frame())
 
 

@@ -337,7 +337,7 @@ class CategoricalTransformer2:
         start = 0
         for enc in self.encodings_:
             width = len(enc.columns)
-            series = df[enc.name] if enc.name in df.columns else pd.Series(None, index=df.index, dtype=object)
+            series = df[enc.name] if enc.name in df.columns else pd.Series(np.nan, index=df.index)
             enc.encode(series, out[:, start:start + width])
             start += width
 

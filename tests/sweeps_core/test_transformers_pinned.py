@@ -174,6 +174,12 @@ def test_object_and_nullable_float_columns_are_read_as_floats():
     assert out["o_missing"].tolist() == [False, True, False]
 
 
+def test_nullable_text_holding_numbers_is_read_as_floats():
+    df = pd.DataFrame({"s": pd.array(["1.5", None, "2.5"], dtype="string")})
+    out = ContinousTransformer(["s"], scaler=None).fit_transform(df)
+    assert out["s"].tolist() == [1.5, 2.0, 2.5] and out["s_missing"].tolist() == [False, True, False]
+
+
 def test_text_that_is_not_a_number_is_a_data_error():
     with pytest.raises(DataError, match=r"^ContinousTransformer: columns \['t'\] cannot be read as floats: "):
         ContinousTransformer(["t"]).fit(pd.DataFrame({"t": ["1.5", "abc"]}))
@@ -278,6 +284,34 @@ def test_one_step_object_serves_several_transformers_without_sharing_state(optio
     assert step.learned == {}
 
 
+class ZeroImputer:
+    """An imputer that returns integers (it rounds): NaN becomes 0."""
+
+    def fit(self, values):
+        return self
+
+    def transform(self, values):
+        return np.nan_to_num(values).round().astype(int)
+
+
+class HalfScaler:
+    """A scaler that works in place, as a float array allows."""
+
+    def fit(self, values):
+        return self
+
+    def transform(self, values):
+        values = values.copy()
+        values /= 2
+        return values
+
+
+def test_the_scaler_gets_floats_whatever_the_imputer_returns():
+    out = ContinousTransformer(["a"], imputer=ZeroImputer(), scaler=HalfScaler()).fit_transform(
+        pd.DataFrame({"a": [3.0, np.nan]}))
+    assert out["a"].tolist() == [1.5, 0.0]
+
+
 # --- CategoricalTransformer2 --------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", [0, 2.5, True, "3"])
 def test_max_values_must_be_a_positive_int(bad):
@@ -315,10 +349,21 @@ def test_mixed_types_tie_by_their_text():
     assert CategoricalTransformer2(["m"]).fit(df).get_columns() == ["m_1", "m_b", "m_2", "m_a"]
 
 
-def test_many_tied_values_are_in_ascending_order():
-    values = np.random.default_rng(1).permutation(60)
-    assert CategoricalTransformer2(["t"], 100).fit(pd.DataFrame({"t": values})).get_columns() == \
-        [f"t_{i}" for i in range(60)]
+def test_many_tied_values_are_in_ascending_order_within_their_count():
+    rng = np.random.default_rng(3)
+    twice = set(rng.choice(200, 100, replace=False).tolist())
+    values = rng.permutation(np.concatenate([np.arange(200), sorted(twice)]))
+    expected = [f"t_{v}" for v in sorted(range(200), key=lambda v: (v not in twice, v))]
+    assert CategoricalTransformer2(["t"], 300).fit(pd.DataFrame({"t": values})).get_columns() == expected
+
+
+def test_values_of_mixed_types_with_the_same_text_keep_their_order_of_appearance():
+    rng = np.random.default_rng(4)
+    values = list(range(45)) + [str(i) for i in range(45)]
+    mixed = [values[i] for i in rng.permutation(90)]
+    order = sorted(range(90), key=lambda i: str(mixed[i]))  # Python's sort is stable: ties by appearance
+    out = CategoricalTransformer2(["m"], 100).fit_transform(pd.DataFrame({"m": pd.Series(mixed, dtype=object)}))
+    assert out.to_numpy().argmax(axis=1).tolist() == [order.index(i) for i in range(90)]
 
 
 def test_a_column_missing_at_fit_is_named():
@@ -408,6 +453,12 @@ def test_transformers_write_side_by_side_in_their_order():
     assert out.columns.tolist() == ["twice", "b_copy", "c_copy", "k_u", "k_v", "a"]
     assert out.to_numpy().tolist() == [[2.0, 10.0, 5.0, 1.0, 0.0, 1.0], [4.0, 20.0, 6.0, 0.0, 1.0, 2.0]]
     assert (out.dtypes == np.float64).all()
+
+
+def test_a_joint_transformer_is_fitted_by_fit():
+    joint = DataFrameTransformer([ContinousTransformer(["a"])])
+    assert joint.fitted_ is False
+    assert joint.fit(pd.DataFrame({"a": [1.0, 2.0]})).fitted_ is True
 
 
 # --- DataFrameTransformerFactory ------------------------------------------------------------------

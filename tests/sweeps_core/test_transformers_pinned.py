@@ -273,15 +273,15 @@ class Offset:
         return np.where(np.isnan(values), 0.0, values - self.learned["min"])
 
 
-@pytest.mark.parametrize("option", ["scaler", "imputer"])
-def test_one_step_object_serves_several_transformers_without_sharing_state(option):
+@pytest.mark.parametrize("options", [{"scaler": "step", "imputer": None}, {"imputer": "step", "scaler": None}])
+def test_one_step_object_serves_several_transformers_without_sharing_state(options):
     step = Offset()
-    first = ContinousTransformer(["a"], **{option: step, "scaler" if option == "imputer" else "imputer": None})
-    second = ContinousTransformer(["a"], **{option: step, "scaler" if option == "imputer" else "imputer": None})
+    options = {key: step if value == "step" else value for key, value in options.items()}
+    first, second = ContinousTransformer(["a"], **options), ContinousTransformer(["a"], **options)
     first.fit(pd.DataFrame({"a": [1.0, 2.0]}))
     second.fit(pd.DataFrame({"a": [10.0, 20.0]}))
     assert first.transform(pd.DataFrame({"a": [1.0, 2.0]}))["a"].tolist() == [0.0, 1.0]
-    assert step.learned == {}
+    assert step.learned == {}  # the object given stays unfitted
 
 
 class ZeroImputer:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import math
+import os
 import pickle
 import threading
 import time
@@ -252,6 +253,32 @@ class DaskExecutor(Executor):
         return future.result(timeout=self.timeout)
 
     # ------------------------------------------------------------------------- stopping
+    def kill(self, pid: int, host: Optional[str] = None) -> bool:
+        """End the Dask worker process ``pid`` (on ``host``): a task stuck past its
+        task_timeout where its own time limit cannot reach it (inside one C call). Its nanny
+        starts a new worker (a worker started with ``--no-nanny`` is gone); False when there is
+        no such worker."""
+        import socket
+
+        client = self._client
+        if client is None:
+            return False
+        try:
+            workers = [address for address, worker_pid in client.run(os.getpid).items()
+                       if worker_pid == pid]
+            if host is not None and len(workers) > 1:
+                names = client.run(socket.gethostname, workers=workers)
+                workers = [w for w in workers if names.get(w) == host]
+            if len(workers) != 1:
+                return False
+            # the worker's nanny starts a new one; the participants it ran start again elsewhere
+            client.run(_exit_soon, workers=workers)
+        except Exception as error:  # noqa: BLE001 - no nanny, or the worker is gone already
+            logger.warning("could not restart the Dask worker (pid %s) of a task past its "
+                           "task_timeout: %s", pid, error)
+            return False
+        return True
+
     def cancel(self) -> None:
         """Stop the participants: each puts back the trial it holds and returns (a Dask task
         cannot be interrupted from outside, so each one watches a stop signal)."""
@@ -295,6 +322,16 @@ class DaskExecutor(Executor):
         if self.address is not None:
             return f"DaskExecutor(address={self.address!r}, timeout={self.timeout:g})"
         return f"DaskExecutor(n_jobs={self.n_jobs!r}, timeout={self.timeout:g})"
+
+
+def _exit_soon() -> None:
+    """On a worker: end this worker process a moment after answering the driver."""
+
+    def end() -> None:
+        time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=end, daemon=True).start()
 
 
 def _settled(futures: list, timeout: float) -> bool:
@@ -345,6 +382,9 @@ def _participate(blob: bytes, item: Any, event: str) -> Any:
     """Run one participant on a worker, stopping it when the map's stop signal is set."""
     from distributed import Event, get_client
 
+    from ._executors import _warm_up
+
+    _warm_up()  # torch and its first optimizer's imports, before any task's time limit starts
     fn = pickle.loads(blob)
     # the event is bound to this worker's client here, in the task's thread: unbound, it
     # cannot be waited on from the watcher's thread

@@ -193,9 +193,13 @@ class ProcessExecutor(Executor):
         for worker in busy:
             worker.kill()
 
-    def kill(self, pid: int) -> bool:
+    def kill(self, pid: int, host: Optional[str] = None) -> bool:
         """Kill the busy worker with this pid (a task past its timeout); its item comes back as
-        a crash. False when no busy worker has that pid."""
+        a crash. False when no busy worker has that pid (or ``host`` is another machine)."""
+        import socket
+
+        if host is not None and host != socket.gethostname():
+            return False
         for worker in list(self._busy):
             if worker.process.pid == pid and worker.process.is_alive():
                 worker.process.kill()

@@ -757,21 +757,26 @@ class _Driver:
         kill = getattr(self.plan.executor, "kill", None)
         if timeout is None or kill is None:
             return
+        from ._work import timeout_message
+
         now = time.time()
         for entry in entries:
             lease = entry.lease or {}
-            if (entry.state != "RUNNING" or entry.started is None or lease.get("pid") is None
-                    or lease.get("host") != socket.gethostname()):
+            if entry.state != "RUNNING" or entry.started is None or lease.get("pid") is None:
                 continue
             started = entry.started.timestamp()
-            if now - started > timeout + 5 and kill(lease["pid"]):
+            if now - started > timeout + 5 and kill(lease["pid"], lease.get("host")):
                 self.overdue.add(lease["pid"])
+                # recorded now: a Dask worker restarted this way reports no crash (its
+                # participant runs again elsewhere)
+                with self.store.lock(self.plan.name):
+                    fail_lost(self.storage, entry, timeout_message(timeout), status="timed_out")
 
     def _crashed(self, crash: WorkerCrash) -> None:
         """A worker died: the trial it held is the one that killed it (or ran out of time)."""
         from ._work import timeout_message
 
-        held = False
+        held = crash.pid is not None and crash.pid in self.overdue  # recorded when stopped
         with self.store.lock(self.plan.name):
             for entry in self.store.entries(self.plan.name):
                 lease = entry.lease or {}

@@ -131,16 +131,26 @@ class TaskTimeout(BaseException):
 
 @contextlib.contextmanager
 def _time_limit(seconds: Optional[float]) -> Any:
-    """Raise TaskTimeout in this thread after ``seconds`` (SIGALRM: the main thread of a
-    process, as in a worker process or a sequential sweep); elsewhere, no limit here (the driver
-    then stops the worker process instead)."""
-    usable = (seconds is not None and hasattr(signal, "setitimer")
-              and threading.current_thread() is threading.main_thread())
-    if not usable:
+    """Raise TaskTimeout in this thread after ``seconds``.
+
+    In the main thread of a process (a worker process, a sequential sweep) SIGALRM raises it,
+    even inside a long sleep. In another thread (a Dask worker's, a driver's background
+    participant) a timer raises it at the thread's next Python step: a task stuck inside one C
+    call is then stopped by the driver, which restarts its worker.
+    """
+    if seconds is None:
         yield
+        return
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+            signal, "setitimer"):
+        with _thread_time_limit(seconds):
+            yield
         return
 
     def expire(signum: int, frame: Any) -> None:
+        if _importing(frame):  # stopping an import half-way would break the module for good
+            signal.setitimer(signal.ITIMER_REAL, 0.1)
+            return
         raise TaskTimeout()
 
     previous = signal.signal(signal.SIGALRM, expire)
@@ -150,6 +160,56 @@ def _time_limit(seconds: Optional[float]) -> Any:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def _thread_time_limit(seconds: float) -> Any:
+    import ctypes
+
+    target = threading.get_ident()
+    lock = threading.Lock()
+    done = threading.Event()
+    state = {"running": True, "raised": False}
+
+    def expire() -> None:
+        # raised again every 0.1 s until the block ends: an exception raised while the thread
+        # runs a callback (a garbage collector hook, a __del__) is swallowed there
+        if done.wait(seconds):
+            return
+        while True:
+            with lock:
+                if not state["running"]:
+                    return
+                if _importing(sys._current_frames().get(target)):
+                    pass  # stopping an import half-way would break the module: a moment later
+                else:
+                    state["raised"] = True
+                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target),
+                                                               ctypes.py_object(TaskTimeout))
+            if done.wait(0.1):
+                return
+
+    timer = threading.Thread(target=expire, name="sweeps-task-timeout", daemon=True)
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            state["running"] = False
+            if state["raised"]:  # one not delivered yet is withdrawn
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), None)
+        done.set()
+        if state["raised"]:
+            raise TaskTimeout()
+
+
+def _importing(frame: Any) -> bool:
+    """Whether the thread at ``frame`` is inside an import (importlib's frames on its stack)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def run_spec(create_task: Callable[..., Any], data: Any, name: str, params: dict,

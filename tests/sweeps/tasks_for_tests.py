@@ -253,3 +253,22 @@ def create_device_task(x):
 def create_slow_zero(x, log):
     """x=0 takes 3 s, the others no time: a counted task."""
     return CountedTask(x, log, 3.0 if x == 0 else 0.0)
+
+
+class SpinningTask(ToyTask):
+    """Loops in Python for an hour when x is in spin_on: a task that never ends, but steps."""
+
+    def __init__(self, x, spin_on=()):
+        super().__init__(x)
+        self.spin_on = spin_on
+
+    def run(self, data):
+        if self.x in self.spin_on:
+            end = time.monotonic() + 3600
+            while time.monotonic() < end:
+                pass
+        return super().run(data)
+
+
+def create_spinning_task(x, spin_on=()):
+    return SpinningTask(x, spin_on)

@@ -128,3 +128,19 @@ def test_without_distributed_executor_dask_says_what_to_install(store, monkeypat
         sweep(toys.create_task, dict(x=[1]), data={"offset": 0}, store=store, name="nodask",
               executor="dask", progress=False)
     assert not os.path.exists(store)  # refused before the store was opened
+
+
+@pytest.mark.parametrize("factory,stuck", [
+    (toys.create_spinning_task, "spin_on"),  # steps through Python: its own time limit stops it
+    (toys.create_hanging_task, "hang_on"),   # inside one sleep: the driver ends its worker
+])
+def test_task_timeout_stops_a_task_on_a_dask_worker_and_the_sweep_goes_on(store, client,
+                                                                          factory, stuck):
+    executor = DaskExecutor(client, timeout=20)
+    result = sweep(factory, {"x": [0, 1, 2], stuck: [(1,)]}, data={"offset": 0}, store=store,
+                   name=f"timeout-{stuck}", executor=executor, task_timeout=1.5, progress=False)
+    statuses = {r.params["x"]: r.status for r in result}
+    assert statuses == {0: "complete", 1: "timed_out", 2: "complete"}
+    stopped = next(r for r in result if r.params["x"] == 1)
+    assert "task_timeout=1.5" in stopped.error
+    client.wait_for_workers(2, timeout=60)  # a worker ended for a stuck task is back

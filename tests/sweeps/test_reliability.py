@@ -3,6 +3,7 @@ store that cannot be written. Each case fails on the code before the queue issue
 import math
 import os
 import subprocess
+import time
 import sys
 
 import pytest
@@ -313,3 +314,78 @@ def test_an_idle_worker_that_dies_fails_no_other_task(tmp_path):
                    data={"offset": 0}, store=str(tmp_path / "s.log"), n_jobs=2, progress=False)
     killer.join()
     assert [r.ok for r in result] == [True, True], result.failed
+
+
+def test_a_task_run_in_a_thread_is_stopped_at_its_timeout():
+    # a Dask worker or a driver's background participant runs tasks in a thread, where SIGALRM
+    # cannot reach: the time limit still stops a task that keeps stepping through Python
+    import threading
+    import time
+
+    from sweeps._work import run_spec
+
+    results = []
+
+    def run():
+        start = time.monotonic()
+        spun = run_spec(toys.create_spinning_task, {"offset": 0}, "X1", {"x": 1, "spin_on": (1,)},
+                        seed=0, timeout=0.5)
+        results.append((spun, time.monotonic() - start))
+        results.append(run_spec(toys.create_spinning_task, {"offset": 0}, "X2",
+                                {"x": 2, "spin_on": (1,)}, seed=0, timeout=0.5))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)
+    assert not thread.is_alive()
+    (stopped, seconds), finished = results
+    assert stopped.status == TIMED_OUT and "task_timeout=0.5" in stopped.error
+    assert seconds < 5
+    assert finished.ok  # the next task in the same thread is not hit by a late alarm
+    time.sleep(0.7)  # nor is anything after it
+
+
+class _ImportsSlowly:
+    def __init__(self, module):
+        self.module = module
+
+    def run(self, data):
+        import importlib
+
+        importlib.import_module(self.module)
+        end = time.monotonic() + 3600
+        while time.monotonic() < end:
+            pass
+
+
+def _create_importing(module):
+    return _ImportsSlowly(module)
+
+
+@pytest.mark.parametrize("in_thread", [False, True])
+def test_a_timeout_never_breaks_a_module_half_imported(tmp_path, monkeypatch, in_thread):
+    # stopping a task inside an import would leave the module half-initialised for every later
+    # task in that worker (torch: "partially initialized module 'torch' has no attribute ...")
+    import threading
+
+    from sweeps._work import run_spec
+
+    name = f"slow_module_{int(in_thread)}"
+    (tmp_path / f"{name}.py").write_text(
+        "import time\nend = time.monotonic() + 1.0\nwhile time.monotonic() < end:\n    pass\n"
+        "COMPLETE = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    results = []
+
+    def run():
+        results.append(run_spec(_create_importing, {}, "T", {"module": name}, seed=0,
+                                timeout=0.2))
+
+    if in_thread:
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(30)
+    else:
+        run()
+    assert results and results[0].status == TIMED_OUT
+    assert sys.modules[name].COMPLETE is True  # the import finished before the task stopped

@@ -37,12 +37,7 @@ def split_key(key: str) -> tuple[str, str]:
 
 def metric_keys(result: TaskResult) -> list[str]:
     """The metric keys of one result, in the order its history and final metrics give them."""
-    seen: dict[str, None] = {}
-    for row in result.history:
-        for key in row:
-            seen.setdefault(key, None)
-    for key in result.metrics:
-        seen.setdefault(key, None)
+    seen = dict.fromkeys([key for row in result.history for key in row] + list(result.metrics))
     return [key for key in seen if key not in NON_METRIC_KEYS]
 
 

@@ -146,11 +146,7 @@ class SweepResult:
 
     def available_metrics(self) -> list[str]:
         """Every metric key that some task reported, in first-seen order."""
-        seen: dict[str, None] = {}
-        for result in self.results:
-            for key in metric_keys(result):
-                seen.setdefault(key, None)
-        return list(seen)
+        return list(dict.fromkeys(key for result in self.results for key in metric_keys(result)))
 
     def _check_metric(self, metric: Optional[str]) -> str:
         metric = self.metric if metric is None else metric

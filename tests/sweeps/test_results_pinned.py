@@ -22,8 +22,10 @@ MIXED = [task("a", 0.5), task("b", 0.7), task("c", 0.7), task("d", math.nan), ta
 
 
 @pytest.mark.parametrize("mode, order, ranks", [
-    ("max", ["b", "c", "e", "a", "d", "p1", "p2", "p5", "p4", "p3"], [1, 1, 1, 4, 5, 6, 6, 6, 9, 10]),
-    ("min", ["a", "b", "c", "e", "d", "p4", "p1", "p2", "p5", "p3"], [1, 2, 2, 2, 5, 6, 7, 7, 7, 10]),
+    ("max", ["b", "c", "e", "a", "d", "p1", "p2", "p5", "p4", "p3"],
+     [1, 1, 1, 4, 5, 6, 6, 6, 9, 10]),
+    ("min", ["a", "b", "c", "e", "d", "p4", "p1", "p2", "p5", "p3"],
+     [1, 2, 2, 2, 5, 6, 7, 7, 7, 10]),
 ])
 def test_pruned_tasks_rank_after_every_complete_task_with_their_own_ties(mode, order, ranks):
     board = SweepResult("s", MIXED).leaderboard(mode=mode)

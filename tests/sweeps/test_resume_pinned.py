@@ -118,3 +118,16 @@ def test_changed_fixed_values_are_refused_naming_at_most_five_tasks(store):
         "(6 of them):\n" + "\n".join(lines) + "\nA task's name must keep its meaning in a sweep: "
         "use another sweep name= (e.g. name='create_task-2') or another store")
     assert len(store.entries("create_task")) == 6  # nothing was enqueued
+
+
+def test_a_task_is_known_by_the_name_of_its_first_complete_record(store):
+    # records imported without a name sit beside the named complete one; 'X1', the grid's name
+    # for x=1, belongs to other params that completed
+    for name, status in (("", "failed"), ("a", "complete"), ("", "complete")):
+        store.record("create_task", TaskResult(name, {"x": 1}, 0, status, error="imported",
+                                               history=[{"score_test": 0.5}]))
+    store.record("create_task", TaskResult("X1", {"x": 5}, 0, "complete",
+                                           history=[{"score_test": 0.5}]))
+    result = run(store, dict(x=[1]))
+    assert len(store.entries("create_task")) == 4  # x=1 completed: nothing ran
+    assert "a" in [r.name for r in result]

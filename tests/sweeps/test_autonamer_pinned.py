@@ -72,7 +72,9 @@ def test_int_labels_at_the_k_and_m_thresholds():
 def test_exact_labels_keep_bools_none_and_tuples_apart():
     # 1.5 and 15 both read '15' the REL way, so the whole range is spelled exactly
     assert names(accept_anything, x=[1.5, 15, True, None]) == ["X1.5", "X15", "XTrue", "XNone"]
-    assert names(accept_anything, x=[(1.5, 2), (15, 2)]) == ["X1.5-2", "X15-2"]
+    assert names(accept_anything, x=[(1.5, 2), (15, 2)]) == ["X1.5-2", "X15-2"]  # REL: distinct
+    # both read 'a_b-1' the REL way: each item of the tuple is spelled exactly
+    assert names(accept_anything, x=[("a/b", 1), ("a b", 1)]) == ["Xa_2f_b-1", "Xa_20_b-1"]
 
 
 def test_exact_labels_of_enum_members_name_their_class():

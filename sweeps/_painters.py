@@ -101,6 +101,11 @@ def _paint(conn: Any, parent: int) -> None:
     from ._executors import _watch_parent
 
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    niceness = os.getpriority(os.PRIO_PROCESS, 0)
+    try:
+        os.nice(10)  # import matplotlib with the cores the sweep leaves idle
+    except OSError:
+        pass
     os.environ.setdefault("MPLBACKEND", "Agg")  # files only: never open a window
     try:
         import matplotlib.pyplot  # noqa: F401 - the import is the point
@@ -112,6 +117,10 @@ def _paint(conn: Any, parent: int) -> None:
         function, args = pickle.loads(conn.recv_bytes())
     except (EOFError, OSError):
         return  # nothing to draw (no complete task, or the run stopped)
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)  # the run waits for the picture now
+    except OSError:
+        pass  # only root may raise a priority again: drawn niced
     try:
         answer: tuple = ("ok", function(*args))
     except BaseException as error:  # noqa: BLE001 - the driver draws it again and shows it

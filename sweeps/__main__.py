@@ -1,6 +1,4 @@
 """``python -m sweeps ...``: the same as the ``sweeps`` command."""
-import sys
+from .cli import entry
 
-from .cli import main
-
-sys.exit(main())
+entry()

@@ -144,6 +144,16 @@ class ProcessExecutor(Executor):
         self._mapping: Optional[Iterator[Any]] = None
         self._cancelled = False
 
+    def prestart(self, n_items: int) -> None:
+        """Start the workers a map over ``n_items`` items will use, now: each imports what
+        torch's first optimizer step imports (torch._dynamo) itself, while the driver goes on
+        loading the data, instead of the driver importing it first and the workers waiting."""
+        if _start_method(self.start_method) != "fork":
+            return  # a spawned worker imports everything itself anyway, at its start
+        width = self.workers_for(n_items)
+        while _POOL.ready(self.threads_per_worker) < width:
+            _POOL.give_back(_Worker(self.threads_per_worker, self.start_method))
+
     def map(self, fn: Callable[[Any], Any], items: list) -> Iterator[Any]:
         if self._mapping is not None and self._mapping.gi_running:
             self._mapping = None  # a map still running in another thread goes on, on its own
@@ -160,7 +170,7 @@ class ProcessExecutor(Executor):
         pending = collections.deque(items)
         width = self.workers_for(len(items))
         self._cancelled = False
-        if "torch" in sys.modules and _start_method() == "fork" and _POOL.ready(
+        if "torch" in sys.modules and _start_method(self.start_method) == "fork" and _POOL.ready(
                 self.threads_per_worker) < width:
             _warm_up()  # once here, and the forked workers inherit it
         while pending or self._busy:
@@ -275,15 +285,15 @@ class _Worker:
         self.conn.close()
 
 
-def _start_method() -> str:
-    """``fork`` where it is safe, else ``spawn``.
+def _start_method(chosen_here: Optional[str] = None) -> str:
+    """``fork`` where it is safe, else ``spawn`` (``chosen_here``: an executor's own choice).
 
     A forked worker starts in milliseconds with what the driver imported (torch included), so
     a sweep pays no start-up; torch's CPU side is fork-safe (its DataLoader forks the same
     way), CUDA is not: once the driver has initialised CUDA, workers are spawned. Set
     ``SWEEPS_START_METHOD=spawn`` to always spawn.
     """
-    chosen = os.environ.get("SWEEPS_START_METHOD")
+    chosen = chosen_here or os.environ.get("SWEEPS_START_METHOD")
     if chosen in ("fork", "spawn", "forkserver"):
         return chosen
     if not sys.platform.startswith("linux"):

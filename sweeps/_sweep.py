@@ -685,6 +685,9 @@ class _Driver:
         return self.job.data
 
     def _participate(self) -> None:
+        prestart = getattr(self.plan.executor, "prestart", None)
+        if prestart is not None and self.job.data is None:
+            prestart(max(self._work(), 1))  # workers warm up while the data loads
         self._data()
         executor = self.plan.executor
         own = getattr(executor, "participate", None)

@@ -27,8 +27,10 @@ def study(write_study):
     return write_study("clitoy", STUDY)
 
 
-def sweeps_command(*args, cwd):
+def sweeps_command(*args, cwd, buffered=False):
     env = {**os.environ, "PYTHONPATH": REPO, "MPLBACKEND": "Agg"}
+    if buffered:  # output held in Python's buffers until written out, as on most machines
+        env.pop("PYTHONUNBUFFERED", None)
     return subprocess.run([sys.executable, "-m", "sweeps", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -266,3 +268,23 @@ def test_an_unexpected_error_is_one_line_too(tmp_path, capsys, study):
     assert main(["plot", "clitoy", "--store", store, "--out", str(blocker / "sub")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("sweeps: error: ") and "Error" in err and "\n" not in err
+
+
+def test_the_command_ends_at_once_with_its_output_its_files_its_code_and_no_process_left(
+        study, tmp_path):
+    # the command skips the interpreter's slow teardown (torch's modules): nothing it owes the
+    # user may be skipped with it
+    store = str(tmp_path / "runs" / "s.log")
+    ran = sweeps_command("run", study, "--store", store, "--no-progress", cwd=str(tmp_path),
+                         buffered=True)
+    assert ran.returncode == 0, ran.stderr
+    assert "NS" not in ran.stdout and "rank" in ran.stdout  # the leaderboard, flushed
+    assert "ran 3 tasks (3 complete, 0 failed)" in ran.stderr
+    assert sorted(os.listdir(tmp_path / "runs"))[:2] == ["s.clitoy.curves.png",
+                                                         "s.clitoy.leaderboard.png"]
+    missing = sweeps_command("leaderboard", "nope", "--store", store, cwd=str(tmp_path),
+                             buffered=True)
+    assert missing.returncode == 2 and "sweeps: error:" in missing.stderr
+    # its forked workers and painters carry its command line, store path included
+    survivors = subprocess.run(["pgrep", "-f", store], capture_output=True, text=True)
+    assert survivors.stdout.split() == []

@@ -164,6 +164,8 @@ def _time_limit(seconds: Optional[float]) -> Any:
 
 @contextlib.contextmanager
 def _thread_time_limit(seconds: float) -> Any:
+    """TaskTimeout raised in this thread by another after ``seconds``, at this thread's next
+    Python step (the way ``_Watcher`` stops a Dask participant)."""
     import ctypes
 
     target = threading.get_ident()

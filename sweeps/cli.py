@@ -17,6 +17,7 @@ import argparse
 import ast
 import os
 import sys
+import time
 from typing import Any, Optional, Sequence
 
 from ._errors import SweepsError, SweepsValueError
@@ -38,6 +39,7 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line ``argv`` (default: ``sys.argv[1:]``) and return the exit status."""
+    _STARTED["at"] = time.monotonic()
     try:
         args = _parser().parse_args(argv)
         _quiet_optuna()
@@ -68,6 +70,7 @@ def entry() -> None:
     handlers run (worker pools, logging), and the process ends without tearing down each module
     one by one, which takes most of a second once torch is imported.
     """
+    _STARTED["process"] = True
     code = main()
     import atexit
 
@@ -291,8 +294,27 @@ def _summary(asked: Any, done_before: set, store: Any) -> str:
         what = (f"ran {_tasks(len(ran))} ({len(ran) - failed} complete, {failed} failed)"
                 + (f"; {len(already)} {'was' if len(already) == 1 else 'were'} already complete"
                    if already else ""))
-    return (f"sweep {asked.name!r}: {what}, in {store.display_url} (running the same command again runs "
-            "only what is not complete)")
+    return (f"sweep {asked.name!r}: {what}, in {store.display_url}, {_elapsed():.1f} s (running "
+            "the same command again runs only what is not complete)")
+
+
+# When the command started: main() for a call from Python, the process itself (interpreter
+# start included) for the sweeps command (entry)
+_STARTED = {"at": time.monotonic(), "process": False}
+
+
+def _elapsed() -> float:
+    """Seconds since the command started."""
+    if _STARTED["process"]:
+        try:
+            with open("/proc/self/stat", "rb") as stat:
+                ticks = int(stat.read().rsplit(b")", 1)[1].split()[19])
+            with open("/proc/uptime") as uptime:
+                return max(float(uptime.read().split()[0]) - ticks / os.sysconf("SC_CLK_TCK"),
+                           0.0)
+        except (OSError, ValueError, IndexError):
+            pass  # not Linux: from main()
+    return time.monotonic() - _STARTED["at"]
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -274,10 +274,18 @@ def test_the_command_ends_at_once_with_its_output_its_files_its_code_and_no_proc
         study, tmp_path):
     # the command skips the interpreter's slow teardown (torch's modules): nothing it owes the
     # user may be skipped with it
+    import re
+    import time
+
     store = str(tmp_path / "runs" / "s.log")
+    start = time.monotonic()
     ran = sweeps_command("run", study, "--store", store, "--no-progress", cwd=str(tmp_path),
                          buffered=True)
+    wall = time.monotonic() - start
     assert ran.returncode == 0, ran.stderr
+    # the time it took, interpreter start included
+    seconds = float(re.search(r"s\.log, (\d+\.\d) s \(running", ran.stderr).group(1))
+    assert 0.3 < seconds <= wall + 0.05
     assert "NS" not in ran.stdout and "rank" in ran.stdout  # the leaderboard, flushed
     assert "ran 3 tasks (3 complete, 0 failed)" in ran.stderr
     assert sorted(os.listdir(tmp_path / "runs"))[:2] == ["s.clitoy.curves.png",

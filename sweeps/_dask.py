@@ -13,7 +13,6 @@ free of Dask.
 """
 from __future__ import annotations
 
-import ctypes
 import logging
 import math
 import os
@@ -23,8 +22,9 @@ import time
 import uuid
 from typing import Any, Callable, Iterator, Optional
 
-from ._errors import SweepsError, SweepsTypeError, SweepsValueError
-from ._executors import Executor, WorkerCrash, _main_not_imported, register_executor
+from ._errors import SweepsError, SweepsValueError
+from ._executors import (Executor, WorkerCrash, _main_not_imported, raise_in_thread,
+                         register_executor)
 
 logger = logging.getLogger(__name__)
 
@@ -423,8 +423,7 @@ class _Watcher:
             if stop:
                 with self._lock:
                     if not self._finished:
-                        ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                            ctypes.c_ulong(self.thread), ctypes.py_object(_Stopped))
+                        raise_in_thread(self.thread, _Stopped)
                 return
 
     def done(self) -> None:

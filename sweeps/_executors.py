@@ -401,6 +401,15 @@ def _serve(conn: Any, parent: int, threads: Optional[int]) -> None:
         conn.send_bytes(payload)
 
 
+def raise_in_thread(thread: int, exception: Optional[type]) -> None:
+    """Raise ``exception`` in the thread with ident ``thread`` at its next Python step (None
+    withdraws one not raised yet): how a task running in a thread is stopped from outside."""
+    import ctypes
+
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread), None if exception is None else ctypes.py_object(exception))
+
+
 def _warm_up() -> None:
     """Import torch, and what its first optimizer imports (torch._dynamo), before the first
     item: seconds a worker would otherwise spend inside its first task."""

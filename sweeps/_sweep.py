@@ -16,7 +16,6 @@ import difflib
 import logging
 import pickle
 import re
-import socket
 import sys
 import threading
 import time
@@ -686,8 +685,10 @@ class _Driver:
 
     def _participate(self) -> None:
         prestart = getattr(self.plan.executor, "prestart", None)
+        work = None
         if prestart is not None and self.job.data is None:
-            prestart(max(self._work(), 1))  # workers warm up while the data loads
+            work = max(self._work(), 1)
+            prestart(work)  # workers warm up while the data loads
         self._data()
         executor = self.plan.executor
         own = getattr(executor, "participate", None)
@@ -697,7 +698,7 @@ class _Driver:
         if executor.in_process:
             participate(self.job, 0, on_result=self._on_result)
             return
-        slots = list(range(executor.workers_for(max(self._work(), 1))))
+        slots = list(range(executor.workers_for(work or max(self._work(), 1))))
         self.background = _Background(executor, Participate(self.job), slots)
 
     def _work(self) -> int:

@@ -166,7 +166,7 @@ def _time_limit(seconds: Optional[float]) -> Any:
 def _thread_time_limit(seconds: float) -> Any:
     """TaskTimeout raised in this thread by another after ``seconds``, at this thread's next
     Python step (the way ``_Watcher`` stops a Dask participant)."""
-    import ctypes
+    from ._executors import raise_in_thread
 
     target = threading.get_ident()
     lock = threading.Lock()
@@ -186,8 +186,7 @@ def _thread_time_limit(seconds: float) -> Any:
                     pass  # stopping an import half-way would break the module: a moment later
                 else:
                     state["raised"] = True
-                    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target),
-                                                               ctypes.py_object(TaskTimeout))
+                    raise_in_thread(target, TaskTimeout)
             if done.wait(0.1):
                 return
 
@@ -199,7 +198,7 @@ def _thread_time_limit(seconds: float) -> Any:
         with lock:
             state["running"] = False
             if state["raised"]:  # one not delivered yet is withdrawn
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(target), None)
+                raise_in_thread(target, None)
         done.set()
         if state["raised"]:
             raise TaskTimeout()

@@ -177,8 +177,12 @@ class HangingTask(ToyTask):
 
     def run(self, data):
         if self.x in self.hang_on:
-            time.sleep(3600)
+            self.stall(3600)
         return super().run(data)
+
+    @staticmethod
+    def stall(seconds):
+        time.sleep(seconds)  # inside one C call
 
 
 def create_hanging_task(x, hang_on=()):
@@ -255,19 +259,14 @@ def create_slow_zero(x, log):
     return CountedTask(x, log, 3.0 if x == 0 else 0.0)
 
 
-class SpinningTask(ToyTask):
-    """Loops in Python for an hour when x is in spin_on: a task that never ends, but steps."""
+class SpinningTask(HangingTask):
+    """Loops in Python for an hour when x is in hang_on: a task that never ends, but steps."""
 
-    def __init__(self, x, spin_on=()):
-        super().__init__(x)
-        self.spin_on = spin_on
-
-    def run(self, data):
-        if self.x in self.spin_on:
-            end = time.monotonic() + 3600
-            while time.monotonic() < end:
-                pass
-        return super().run(data)
+    @staticmethod
+    def stall(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            pass
 
 
 def create_spinning_task(x, spin_on=()):

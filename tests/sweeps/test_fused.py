@@ -3,7 +3,6 @@ pruning, failures, bad input."""
 import logging
 
 import pytest
-import torch
 
 from sweeps import EXECUTORS, FusedExecutor, Store, SweepsTypeError, SweepsValueError, TaskFailedError, search, sweep
 from sweeps._work import InMemoryData, Job
@@ -14,12 +13,7 @@ from tests.sweeps_core.tasks import BinaryTask, breast_cancer_bundle
 TOLERANCE = 1e-5
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

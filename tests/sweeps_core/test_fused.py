@@ -30,13 +30,7 @@ def bundle():
     return breast_cancer_bundle()
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Networks this small train fastest on one thread (two fight on a busy 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def binary_task(algorithm="Adam", lr=0.01, options=None, sizes=(8,), epochs=20, batch_size=64,

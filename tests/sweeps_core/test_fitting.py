@@ -96,3 +96,22 @@ def test_an_evaluation_split_without_rows():
     assert [list(row)[:2] for row in result["output"]["history"]] == [["roc_auc_score_test", "loss"]] * 2
     with pytest.raises(DataError, match=r"from_split='display' has no rows.*with rows are \['test'\]"):
         BinaryTask().generate_sample_batch_and_temp_data(bundle, from_split="display")
+
+
+def sorted_iris_task(batch_size):
+    """A study's create_task: the batch size is the only swept parameter."""
+    return iris_task(batch_size, epochs=3)
+
+
+def test_a_sweep_over_batch_size_on_sorted_iris_fails_no_task(tmp_path):
+    from sweeps import sweep
+
+    result = sweep(sorted_iris_task, {"batch_size": [32, 64, 10000]}, data=sorted_iris_bundle(),
+                   store=str(tmp_path / "runs" / "sweeps.log"), executor="processes", n_jobs=2,
+                   progress=False)
+    assert result.failed.empty
+    assert sorted(result.history["name"].unique()) == ["BS10K", "BS32", "BS64"]
+    # every class reaches the metrics of every task, whatever its first batch holds
+    accuracy = result.history[result.history["metric"] == "accuracy"]
+    assert sorted(set(accuracy["split"])) == ["display", "test"]
+    assert result.history.groupby("name")["iteration"].nunique().tolist() == [3, 3, 3]

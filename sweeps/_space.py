@@ -93,6 +93,18 @@ class Space:
             params[name] = value
         return params
 
+    def first_point(self) -> dict:
+        """One point of the space without sampling: each range's low end, each first choice."""
+        point = {}
+        for name, dist in self.distributions.items():
+            if name in self.choices:
+                point[name] = self.choices[name][0]
+            elif hasattr(dist, "low"):
+                point[name] = dist.low
+            else:
+                point[name] = dist.choices[0]
+        return point
+
     def grid(self) -> dict:
         """The search space Optuna's GridSampler needs: every dimension must be a list."""
         import optuna.distributions as od

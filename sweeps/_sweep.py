@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 ON_ERROR = ("record", "raise")
 _CANNOT_WRITE = (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EDQUOT, errno.EPERM)
+_SQLITE_CANNOT_WRITE = ("SQLITE_FULL", "SQLITE_READONLY", "SQLITE_IOERR", "SQLITE_CANTOPEN")
 _SWEEP_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}")
 _FINISHED = ("COMPLETE", "FAIL", "PRUNED")
 
@@ -247,7 +248,7 @@ def search(
                  "sampler": sampler if isinstance(sampler, str) else None,
                  "pruner": pruner if isinstance(pruner, str) or pruner is None else None,
                  "prefix": prefix, "abbreviations": abbreviations}
-    if pruner is not None and _task_cannot_report(create_task):
+    if pruner is not None and _task_cannot_report(create_task, space_obj):
         plan.search.pruner = None
     return _execute(plan)
 
@@ -364,16 +365,17 @@ def _loader(data: Any) -> Optional[str]:
     return _describe(data) if callable(data) and not isinstance(data, type) else None
 
 
-def _task_cannot_report(create_task: Callable[..., Any]) -> bool:
+def _task_cannot_report(create_task: Callable[..., Any], space: Any) -> bool:
     """Warn once, before anything runs, when the task's run() takes no on_epoch hook.
 
-    Builds one task with create_task's defaults to look at its run(); when that is not possible
-    the participants warn instead, at their first trial.
+    Builds one task at the space's first point (the lowest value of each range, the first
+    choice) to look at its run(); when that is not possible the participants warn instead, at
+    their first trial (once in each process).
     """
     import inspect
 
     try:
-        probe = create_task()
+        probe = create_task(**space.first_point())
         parameters = inspect.signature(probe.run).parameters
     except Exception:
         return False
@@ -500,14 +502,29 @@ def _store_writes(store: Store) -> Any:
     """A full disk or a store that turned read-only is one clear error naming the store."""
     try:
         yield
-    except (OSError, SweepsError) as error:
-        cause = error.__cause__ if isinstance(error, SweepsError) else error
-        if not (isinstance(cause, OSError) and cause.errno in _CANNOT_WRITE):
+    except Exception as error:
+        reason = _unwritable(error)
+        if reason is None:
             raise
         raise SweepsError(
-            f"the store {store.display_url!r} cannot be written ({cause.strerror or cause}); "
+            f"the store {store.display_url!r} cannot be written ({reason}); "
             "what was recorded before stays readable: free space (or fix its permissions) and "
             "run the same sweep again to go on") from error
+
+
+def _unwritable(error: Exception) -> Optional[str]:
+    """Why the store cannot be written, when ``error`` or its cause says so: an OSError of a
+    journal file, or SQLite's code under Optuna's StorageInternalError (which reads 'invalid
+    data in the commit, e.g. exceeding max length' for a full disk too); else None."""
+    if isinstance(error, TaskFailedError):  # a task's own full disk is that task's failure
+        return None
+    for cause in (error, error.__cause__):
+        if isinstance(cause, OSError) and cause.errno in _CANNOT_WRITE:
+            return cause.strerror or str(cause)
+        sqlite = getattr(cause, "orig", None)  # sqlalchemy's error wraps sqlite3's
+        if str(getattr(sqlite, "sqlite_errorname", "")).startswith(_SQLITE_CANNOT_WRITE):
+            return str(sqlite)
+    return None
 
 
 def _execute(plan: _Plan) -> SweepResult:

@@ -1,11 +1,13 @@
 """search(): Optuna samplers and pruners over the same create_task, names from params, resume."""
 import logging
+import pathlib
 
 import optuna
 import pytest
 
 from sweeps import Autonamer, Store, SweepsTypeError, SweepsValueError, load_sweep, search, sweep
 from sweeps._spec import PRUNED
+from tests import bad_input_tasks as marked
 from tests.sweeps import tasks_for_tests as toys
 
 
@@ -81,6 +83,18 @@ def test_a_pruner_with_a_task_that_cannot_report_warns_once_and_runs_everything(
     assert caplog.text.count("on_epoch") == 1
 
 
+def test_a_pruner_with_a_task_that_cannot_report_is_dropped_by_the_driver(store, caplog):
+    # create_task needs x, so the driver builds its probe at the space's first point; the
+    # warning is then the driver's, once, and no worker process warns again
+    with caplog.at_level(logging.WARNING):
+        result = search(toys.create_task, dict(x=(0.0, 1.0), delay=[0.01]), data={"offset": 0},
+                        n_trials=6, metric="score_test", store=store, pruner="median",
+                        n_jobs=2, sampler="random", progress=False)
+    assert len(result) == 6 and all(r.ok for r in result)
+    assert caplog.text.count("on_epoch") == 1
+    assert caplog.records[0].name == "sweeps._sweep"
+
+
 def test_search_in_worker_processes(store):
     result = _search(store, n_trials=8, executor="processes", n_jobs=2, pruner="median")
     assert len(result) == 8
@@ -90,39 +104,69 @@ def test_search_in_worker_processes(store):
 # ----------------------------------------------------------------------------- bad input
 
 
+@pytest.fixture
+def marks(tmp_path, monkeypatch):
+    """A folder where tests/bad_input_tasks.py's tasks leave a mark when built or run."""
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    monkeypatch.setenv(marked.MARKER, str(folder))
+    return folder
+
+
+def _refused(error_type, store, marks, space, message, **kwargs):
+    """search() raises ``error_type`` with ``message``; no task was built or run, and the store
+    (its file and its folder) was not created."""
+    arguments = dict(data={"offset": 0}, n_trials=3, metric="score", store=store,
+                     executor="processes", n_jobs=2, sampler="random", progress=False)
+    arguments.update(kwargs)
+    with pytest.raises(error_type) as caught:
+        search(marked.create_task, space, **arguments)
+    assert message in str(caught.value), str(caught.value)
+    assert list(marks.iterdir()) == [], "a task was built or run"
+    assert not pathlib.Path(store).parent.exists(), "the store was written"
+    return str(caught.value)
+
+
 @pytest.mark.parametrize("kwargs,message", [
     (dict(sampler="tpee"), "sampler='tpee' is not a known sampler. Did you mean 'tpe'?"),
     (dict(sampler="annealing"), "['tpe', 'random', 'cmaes', 'grid']"),
     (dict(pruner="medain"), "pruner='medain' is not a known pruner. Did you mean 'median'?"),
     (dict(pruner="x"), "['median', 'hyperband', 'successive_halving']"),
     (dict(n_trials=0), "n_trials=0 must be a positive int"),
+    (dict(n_trials=-3), "n_trials=-3 must be a positive int"),
     (dict(n_trials=2.5), "n_trials=2.5 must be a positive int"),
+    (dict(n_trials="30"), "n_trials='30' must be a positive int"),
     (dict(n_trials=True), "n_trials=True must be a positive int"),
     (dict(metric=None), "metric=None must name the history key"),
 ])
-def test_bad_arguments_are_refused_before_anything_is_written(store, kwargs, message):
-    with pytest.raises(SweepsValueError) as caught:
-        _search(store, **kwargs)
-    assert message in str(caught.value)
-    assert Store(store).list_sweeps() == []
+def test_bad_arguments_are_refused_before_anything_is_written(store, marks, kwargs, message):
+    _refused(SweepsValueError, store, marks, dict(x=(0.0, 1.0)), message, **kwargs)
 
 
 @pytest.mark.parametrize("space,message", [
     (dict(x="fast"), "space['x']='fast' is not a distribution, a range or a list of choices"),
+    (dict(x=3), "space['x']=3 is not a distribution, a range or a list of choices"),
+    (dict(x={"low": 0, "high": 1}), "is not a distribution, a range or a list of choices"),
     (dict(x=(1.0, 0.5)), "low=1.0 must be below high=0.5"),
     (dict(x=(0.5, 0.5)), "low=0.5 must be below high=0.5"),
+    (dict(x=(5, 2)), "low=5 must be below high=2"),
     (dict(x=(0.0, 1.0, "log")), "a log scale needs low > 0"),
     (dict(x=(-1, 1, "log")), "a log scale needs low > 0"),
+    (dict(x=(0, 10, "log")), "a log scale needs low > 0"),
     (dict(x=(0.0, 1.0, "lin")), "is not a distribution, a range"),
     (dict(x=[]), "has no choices"),
     (dict(x=("a", "b")), "is not a distribution, a range"),
     ({}, "must be a non-empty dict"),
 ])
-def test_bad_spaces_are_refused(store, space, message):
-    with pytest.raises(SweepsValueError) as caught:
-        search(toys.create_hooked_task, space, data={"offset": 0}, n_trials=3,
-               metric="score_test", store=store, executor="sequential", progress=False)
-    assert message in str(caught.value)
+def test_bad_spaces_are_refused(store, marks, space, message):
+    _refused(SweepsValueError, store, marks, space, message)
+
+
+def test_every_problem_of_a_space_is_named_at_once(store, marks):
+    message = _refused(SweepsValueError, store, marks,
+                       dict(x=(1.0, 0.5), y=(0.0, 1.0, "log")), "2 problems", sampler="nope")
+    assert "low=1.0 must be below high=0.5" in message and "space['y']" in message
+    assert "sampler='nope'" in message
 
 
 def test_an_unknown_argument_in_the_space_is_named(store):
@@ -181,3 +225,6 @@ def test_a_search_name_held_by_other_params_gets_a_suffix(store):
                     sampler="grid", progress=False)
     names = sorted(r.name for r in result)
     assert names[0] == "X0123" and names[1].startswith("X0123-") and len(set(names)) == 2
+    # the name has 3 digits, the params (recorded and read back) the full value
+    for got in (result, load_sweep(result.name, store)):
+        assert sorted(r.params["x"] for r in got) == [0.12341, 0.12342]

@@ -211,33 +211,67 @@ class FileTask:
     """The ``create_task`` of a study file, as it travels to worker processes.
 
     Pickled by value, a function's code forgets its file (warnings would say
-    ``<dynamic-code>:61``). This wrapper imports the study file again where it runs (when the
-    path exists there; else it uses the function that travelled by value), so tracebacks and
-    warnings name the user's file and line. A warning raised while a task is built is shown once
-    per sweep, whichever process builds the task first.
+    ``<dynamic-code>:61``), and unpickling it again overwrites the methods of the study file's
+    classes with such copies. So the function travels as cloudpickle bytes that are opened only
+    where the study file is missing; where the file exists, the wrapper imports it and uses its
+    own function, so tracebacks and warnings name the user's file and line. A warning that
+    points at the study file (raised while a task is built or while it runs) is shown once per
+    sweep, whichever process meets it first.
     """
 
     def __init__(self, path: str, function: Callable[..., Any], token: Optional[str] = None):
         self.path = path
-        self.function = function
+        self._travelled: Optional[Callable[..., Any]] = function
+        self._payload: Optional[bytes] = None
         if token is None:  # made here, in the driver: its marker folder goes when it exits
             token = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
             import atexit
 
             atexit.register(shutil.rmtree, _marker_folder(token), True)
         self.token = token
-        functools.update_wrapper(self, function)
+        self._name(function.__module__, function.__qualname__, function.__name__,
+                   function.__doc__)
         self._resolved: Optional[Callable[..., Any]] = None
+
+    def _name(self, module: str, qualname: str, name: str, doc: Optional[str]) -> None:
+        self.__module__, self.__qualname__, self.__name__, self.__doc__ = (module, qualname,
+                                                                           name, doc)
+
+    @classmethod
+    def _arrived(cls, path: str, payload: bytes, token: str, names: tuple) -> "FileTask":
+        task = cls.__new__(cls)
+        task.path, task._travelled, task._payload, task.token = path, None, payload, token
+        task._name(*names)
+        task._resolved = None
+        return task
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        """The function that travelled by value (opened here only if asked for)."""
+        if self._travelled is None:
+            import cloudpickle
+
+            self._travelled = cloudpickle.loads(self._payload)
+        return self._travelled
+
+    @property
+    def __wrapped__(self) -> Callable[..., Any]:  # what inspect.signature reads
+        return self._function()
 
     def renewed(self) -> "FileTask":
         return FileTask(self.path, self.function)
 
     def __reduce__(self) -> tuple:
-        return (FileTask, (self.path, self.function, self.token))
+        if self._payload is None:
+            import cloudpickle
+
+            self._payload = cloudpickle.dumps(self._travelled)
+        names = (self.__module__, self.__qualname__, self.__name__, self.__doc__)
+        return (FileTask._arrived, (self.path, self._payload, self.token, names))
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, FileTask) and (other.path, other.function) == (self.path,
-                                                                                self.function)
+        return isinstance(other, FileTask) and (other.path, other.__module__, other.__qualname__) \
+            == (self.path, self.__module__, self.__qualname__)
 
     def __hash__(self) -> int:
         return hash((self.path, self.__qualname__))
@@ -246,26 +280,56 @@ class FileTask:
         return f"<create_task {self.__qualname__} of the study file {self.path}>"
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        _OncePerSweep.route(self.path, self.token)  # for the warnings of task.run() too
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             task = self._function()(*args, **kwargs)
         for warning in caught:
             if _first_time(self.token, warning):
-                warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                                       warning.lineno, source=warning.source)
+                with warnings.catch_warnings():  # shown here: not counted again on its way out
+                    warnings.showwarning = _OncePerSweep.unwrapped(warnings.showwarning)
+                    warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                           warning.lineno, source=warning.source)
         return task
 
     def _function(self) -> Callable[..., Any]:
         if self._resolved is None:
-            self._resolved = self.function
-            if os.path.isfile(self.path) and self.function.__code__.co_filename != self.path:
-                module = sys.modules.get(self.function.__module__)
+            if os.path.isfile(self.path):
+                module = sys.modules.get(self.__module__)
                 if module is None or getattr(module, "__file__", None) != self.path:
                     load_study_file(self.path)
-                    module = sys.modules[self.function.__module__]
+                    module = sys.modules[self.__module__]
                 found = functools.reduce(getattr, self.__qualname__.split("."), module)
                 self._resolved = getattr(found, "function", found)
+            else:
+                self._resolved = self.function
         return self._resolved
+
+
+class _OncePerSweep:
+    """``warnings.showwarning`` that shows a warning pointing at a study file once per sweep
+    (across its processes); every other warning passes through unchanged."""
+
+    def __init__(self, show: Callable[..., Any]):
+        self.show = show
+        self.tokens: dict = {}  # study file -> the token of its current sweep in this process
+
+    def __call__(self, message: Any, category: Any, filename: str, lineno: int,
+                 file: Any = None, line: Any = None) -> None:
+        token = self.tokens.get(filename)
+        seen = warnings.WarningMessage(message, category, filename, lineno)
+        if token is None or _first_time(token, seen):
+            self.show(message, category, filename, lineno, file, line)
+
+    @classmethod
+    def route(cls, path: str, token: str) -> None:
+        if not isinstance(warnings.showwarning, cls):
+            warnings.showwarning = cls(warnings.showwarning)
+        warnings.showwarning.tokens[path] = token
+
+    @staticmethod
+    def unwrapped(show: Callable[..., Any]) -> Callable[..., Any]:
+        return show.show if isinstance(show, _OncePerSweep) else show
 
 
 def _first_time(token: str, warning: Any) -> bool:

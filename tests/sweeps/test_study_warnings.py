@@ -52,3 +52,43 @@ def test_worker_processes_show_it_once_with_the_file_and_line(write_study, tmp_p
     lines = [line for line in run.stderr.splitlines() if ": UserWarning: " in line]
     assert lines == [f"{path}:{LINE}: UserWarning: create_task was called"]
     assert "<dynamic-code>" not in run.stderr
+
+
+# The walkthrough's task, in a study file of its own: the typo sits in initialize_task, which runs
+# inside task.run() in a worker process, not while create_task builds the task.
+WALKTHROUGH_STUDY = textwrap.dedent("""\
+    from sweeps import register
+    from studies.iris import ClassificationTask, load_bundle
+
+
+    class TypoTask(ClassificationTask):
+        def initialize_task(self, data):
+            self.settings.mini_match_size = None
+            super().initialize_task(data)
+
+
+    def create_task(learning_rate):
+        task = TypoTask()
+        task.settings.epoch_count = 2
+        task.optimizer_ctor.kwargs.lr = learning_rate
+        return task
+
+
+    register("typo", create_task, grid=dict(learning_rate=[0.1, 0.2, 0.3, 0.4]), data=load_bundle)
+""")
+TYPO_LINE = 7
+
+
+@pytest.mark.slow
+def test_the_walkthrough_typo_in_a_task_method_names_the_file_once_per_sweep(write_study, tmp_path):
+    path = write_study("typo", WALKTHROUGH_STUDY)
+    env = {**os.environ, "PYTHONPATH": REPO, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "default"}
+    for store in ("s.log", "t.log"):  # a second sweep shows it again
+        run = subprocess.run([sys.executable, "-m", "sweeps", "run", path, "--n-jobs", "2",
+                              "--store", str(tmp_path / store), "--no-progress"], cwd=tmp_path,
+                             env=env, capture_output=True, text=True, timeout=300)
+        assert run.returncode == 0, run.stderr
+        assert "ran 4 tasks (4 complete, 0 failed)" in run.stderr
+        lines = [line for line in run.stderr.splitlines() if ": UserWarning: " in line]
+        assert lines == [f"{path}:{TYPO_LINE}: UserWarning: TrainingSettings has no setting "
+                         "'mini_match_size', so it has no effect; did you mean 'mini_batch_size'?"]

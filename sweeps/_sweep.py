@@ -248,7 +248,7 @@ def search(
                  "sampler": sampler if isinstance(sampler, str) else None,
                  "pruner": pruner if isinstance(pruner, str) or pruner is None else None,
                  "prefix": prefix, "abbreviations": abbreviations}
-    if pruner is not None and _task_cannot_report(create_task):
+    if pruner is not None and _task_cannot_report(create_task, space_obj):
         plan.search.pruner = None
     return _execute(plan)
 
@@ -365,16 +365,17 @@ def _loader(data: Any) -> Optional[str]:
     return _describe(data) if callable(data) and not isinstance(data, type) else None
 
 
-def _task_cannot_report(create_task: Callable[..., Any]) -> bool:
+def _task_cannot_report(create_task: Callable[..., Any], space: Any) -> bool:
     """Warn once, before anything runs, when the task's run() takes no on_epoch hook.
 
-    Builds one task with create_task's defaults to look at its run(); when that is not possible
-    the participants warn instead, at their first trial.
+    Builds one task at the space's first point (the lowest value of each range, the first
+    choice) to look at its run(); when that is not possible the participants warn instead, at
+    their first trial (once in each process).
     """
     import inspect
 
     try:
-        probe = create_task()
+        probe = create_task(**space.first_point())
         parameters = inspect.signature(probe.run).parameters
     except Exception:
         return False

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from sweeps import Store, SweepsValueError, UnknownMetricError, load_sweep, sweep
+from sweeps import Store, SweepsError, SweepsValueError, UnknownMetricError, load_sweep, sweep
 from sweeps._spec import TIMED_OUT
 from tests.sweeps import tasks_for_tests as toys
 
@@ -93,6 +93,82 @@ def test_a_read_only_store_is_refused_before_any_task_runs(tmp_path):
               executor="sequential", progress=False)
 
 
+@pytest.fixture
+def read_only_file():
+    """read_only_file(path): make that one file read-only for this test, its folder writable:
+    chmod as a user; as root (who writes read-only files) a read-only bind mount of the file."""
+    mounted = []
+
+    def make(path):
+        if os.geteuid() != 0:
+            os.chmod(path, 0o444)
+            return
+        done = subprocess.run(["mount", "--bind", str(path), str(path)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip("root cannot bind-mount here: " + done.stderr.decode().strip())
+        mounted.append(path)
+        subprocess.run(["mount", "-o", "remount,bind,ro", str(path), str(path)], check=True,
+                       capture_output=True)
+
+    yield make
+    for path in mounted:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+
+
+@pytest.mark.parametrize("suffix", [".log", ".db"])
+def test_a_read_only_journal_or_sqlite_file_is_refused_before_any_task_runs(
+        tmp_path, read_only_file, suffix):
+    # before: a journal ran the tasks and then failed with a raw PermissionError (OSError
+    # EROFS as root); SQLite said 'invalid data in the commit, e.g. exceeding max length'
+    path = tmp_path / f"s{suffix}"
+    sweep(toys.create_task, dict(x=[1]), data={"offset": 0}, store=str(path), name="kept",
+          executor="sequential", progress=False)
+    read_only_file(path)
+    log = tmp_path / "ran.txt"
+    with pytest.raises(SweepsValueError) as caught:
+        sweep(toys.create_counted_task, dict(x=[1, 2], log=[str(log)]), data={"offset": 0},
+              store=str(path), name="new", executor="sequential", progress=False)
+    message = str(caught.value)
+    assert "cannot be written: the file is read-only" in message and str(path) in message
+    assert "\n" not in message
+    assert not log.exists()  # nothing ran
+    assert len(load_sweep("kept", path)) == 1  # what was recorded stays readable
+
+
+@pytest.mark.parametrize("suffix", [".log", ".db"])
+def test_a_full_disk_is_one_clear_line_naming_the_store_and_nothing_runs(tmp_path, tmpfs,
+                                                                        suffix):
+    # before, SQLite on a full disk said 'An exception is raised during the commit. This
+    # typically happens due to invalid data in the commit, e.g. exceeding max length.'
+    folder = tmp_path / "small"
+    folder.mkdir()
+    tmpfs(folder, "size=512k", "needs root to mount a small tmpfs and fill it")
+    path = folder / f"s{suffix}"
+    sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=str(path), name="kept",
+          executor="sequential", progress=False)
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 4096)
+        except OSError:
+            pass
+    log = tmp_path / "ran.txt"
+    with pytest.raises(SweepsError) as caught:
+        sweep(toys.create_counted_task, dict(x=[1, 2, 3], log=[str(log)]), data={"offset": 0},
+              store=str(path), name="new", executor="sequential", progress=False)
+    message = str(caught.value)
+    assert f"the store {Store(path).display_url!r} cannot be written (" in message
+    assert "full" in message or "No space" in message, message
+    assert "invalid data in the commit" not in message and "\n" not in message
+    assert not log.exists()  # nothing ran
+    filler.unlink()  # space freed: what was recorded reads back, and the sweep runs
+    assert len(load_sweep("kept", path)) == 2
+    assert all(r.ok for r in sweep(toys.create_task, dict(x=[1, 2, 3]), data={"offset": 0},
+                                   store=str(path), name="kept", executor="sequential",
+                                   progress=False))
+
+
 def test_a_store_in_an_unwritable_folder_is_refused(tmp_path):
     if os.geteuid() == 0:
         pytest.skip("root writes anywhere")
@@ -143,23 +219,27 @@ def test_many_string_choices_do_not_grow_the_store_with_the_square_of_the_grid(t
     assert large / small < 4 * 1.3  # linear in the number of tasks, not quadratic (16x)
 
 
-def test_a_killed_writer_leaves_no_lock_that_stalls_the_next(tmp_path):
-    """The journal lock is a flock: the kernel drops it with the process that held it."""
-    import time
-
+def test_a_writer_killed_inside_the_journal_lock_leaves_no_lock_that_stalls_the_next(tmp_path):
+    """A process killed while it holds the journal's write lock (the very lock the store takes
+    for every append): the kernel drops the flock with it. Optuna's own symlink lock was left
+    behind and stalled every later writer for its 30 s grace period."""
     path = tmp_path / "s.log"
     sweep(toys.create_task, dict(x=[1]), data={"offset": 0}, store=str(path),
           executor="sequential", progress=False)
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import fcntl, os, sys, time; h = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
-        "fcntl.flock(h, fcntl.LOCK_EX); print('locked', flush=True); time.sleep(60)"),
-        str(path) + ".flock"], stdout=subprocess.PIPE, text=True)
-    assert holder.stdout.readline().strip() == "locked"
-    holder.kill()
-    holder.wait()
+        "import sys, time; from sweeps import Store; "
+        "Store(sys.argv[1]).optuna_storage()._backend._lock.acquire(); "
+        "print('locked', flush=True); time.sleep(60)"), str(path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+    finally:
+        holder.kill()
+        holder.wait()
     started = time.monotonic()
-    sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=str(path),
-          executor="sequential", progress=False)
+    result = sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=str(path),
+                   executor="sequential", progress=False)
+    assert len(result) == 2 and all(r.ok for r in result)
     assert time.monotonic() - started < 20  # Optuna's stale symlink lock waited 30 s
 
 
@@ -270,22 +350,29 @@ def test_a_store_on_a_read_only_filesystem_is_refused_before_any_task_runs(tmp_p
 
 
 def test_a_full_temp_folder_does_not_stop_a_process_sweep(tmp_path, monkeypatch, tmpfs):
-    """The data travels in memory with each worker's job: no temporary file is written."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    tmpfs(folder, "size=4k", "needs root to mount a tiny tmpfs")
-    with open(folder / "filler", "wb") as handle:
-        try:
-            handle.write(b"\0" * 65536)
-        except OSError:
-            pass
-    monkeypatch.setenv("TMPDIR", str(folder))
+    """The data travels in memory with each worker's job: no temporary file is written (it was
+    pickled to the temp folder, and a full one read 'cannot be pickled ... make it picklable')."""
     import tempfile
 
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    tmpfs(folder, "size=64k", "needs root to mount a tiny tmpfs")
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 4096)
+        except OSError:
+            pass
+    # a few KB stay free: enough for tempfile's own probe (so the folder is used), not the data
+    os.truncate(filler, filler.stat().st_size - 8192)
+    monkeypatch.setenv("TMPDIR", str(folder))
     monkeypatch.setattr(tempfile, "tempdir", None)
-    result = sweep(toys.create_task, dict(x=[1, 2, 3]), data={"offset": 0, "rows": list(range(10000))},
+    assert tempfile.gettempdir() == str(folder)  # the full folder is the temp folder
+    data = {"offset": 0, "rows": list(range(20000))}  # pickles to far more than 8 KB
+    result = sweep(toys.create_task, dict(x=[1, 2, 3]), data=data,
                    store=str(tmp_path / "s.log"), n_jobs=2, progress=False)
-    assert len(result) == 3 and all(r.ok for r in result)
+    assert len(result) == 3 and all(r.ok for r in result), result.failed
 
 
 @pytest.mark.slow

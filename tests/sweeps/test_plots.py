@@ -196,3 +196,61 @@ def test_leaderboard_shows_ties_colours_by_hue_and_stays_in_bounds(grid):
 def test_leaderboard_hue_must_be_a_param(grid):
     with pytest.raises(SweepsValueError, match="hue='algo' is not a param.*'algorithm'"):
         grid.plot_leaderboard(hue="algo")
+
+
+# ------------------------------------------------------------------ the command's pictures
+
+STUDY = """
+from sweeps import register
+from tests.sweeps.tasks_for_tests import create_task, load_offset
+
+register("plotgrid", create_task, grid=dict(x=[1, 2, 3, 4], epochs=[2, 3],
+                                            delay=[0.0, 0.0001, 0.0002]), data=load_offset)
+"""
+
+
+def drawn(result, folder, **roles):
+    """The two pictures of ``result`` drawn by the Python API, as bytes."""
+    folder.mkdir()
+    result.plot_curves(path=folder / "curves.png", **roles)
+    result.plot_leaderboard(path=folder / "board.png", hue=roles.get("by"))
+    return (folder / "curves.png").read_bytes(), (folder / "board.png").read_bytes()
+
+
+def written(folder, stem="s.plotgrid"):
+    return ((folder / f"{stem}.curves.png").read_bytes(),
+            (folder / f"{stem}.leaderboard.png").read_bytes())
+
+
+@pytest.mark.usefixtures("empty_registry")
+def test_sweeps_plot_facets_by_the_param_with_fewest_values_and_colours_by_the_next(
+        write_study, tmp_path):
+    from sweeps import load_sweep
+    from sweeps.cli import main
+
+    study, store = write_study("plotgrid", STUDY), str(tmp_path / "s.log")
+    assert main(["run", study, "--store", store, "--executor", "sequential", "--no-progress"]) == 0
+    assert main(["plot", "plotgrid", "--store", store, "--out", str(tmp_path / "cli")]) == 0
+    result = load_sweep("plotgrid", store=store)
+    # epochs has 2 values, delay 3, x 4: panels by epochs, colours by delay, dashes by x
+    expected = drawn(result, tmp_path / "api", by="epochs", hue="delay", style="x")
+    assert written(tmp_path / "cli") == expected
+    assert written(tmp_path) == expected  # sweeps run drew the same, beside its store
+
+
+@pytest.mark.usefixtures("empty_registry")
+def test_a_grid_subset_plots_only_the_tasks_it_asked_for(write_study, tmp_path):
+    from sweeps import load_sweep
+    from sweeps.cli import main
+
+    study, store = write_study("plotgrid", STUDY), str(tmp_path / "s.log")
+    base = ["run", study, "--store", store, "--executor", "sequential", "--no-progress"]
+    assert main(base) == 0  # all 24 tasks
+    assert main(base + ["--grid", "x=1,2", "epochs=3"]) == 0  # 6 of them, already complete
+    whole = load_sweep("plotgrid", store=store)
+    asked = SweepResult("plotgrid", [r for r in whole if r.params["x"] in (1, 2)
+                                     and r.params["epochs"] == 3], metric=whole.metric)
+    assert len(asked) == 6
+    # two swept params left (delay: 3 values, x: 2): panels by x, colours by delay
+    assert default_roles(asked) == {"by": "x", "hue": "delay"}
+    assert written(tmp_path) == drawn(asked, tmp_path / "api", by="x", hue="delay")

@@ -146,10 +146,20 @@ def test_worker_for_a_sweep_the_store_does_not_hold_names_the_ones_it_does(tmp_p
     url = str(tmp_path / "s.log")
     sweep(toys.create_task, dict(x=[0, 1]), data=toys.load_offset, store=url, name="held",
           executor="sequential", progress=False)
+    before = pathlib.Path(url).read_bytes()
     done = subprocess.run([sys.executable, "-m", "sweeps", "worker", "nosuch", "--store", url],
                           cwd=str(tmp_path), env=ENV, capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert "'nosuch' is not in the store" in done.stderr and "['held']" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert pathlib.Path(url).read_bytes() == before  # nothing written, nothing ran
+    # a store that does not exist holds no sweeps, and is not created
+    missing = tmp_path / "nowhere" / "s.db"
+    done = subprocess.run([sys.executable, "-m", "sweeps", "worker", "held", "--store",
+                           f"sqlite:///{missing}"], cwd=str(tmp_path), env=ENV,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "Available sweeps: []" in done.stderr, done.stderr
+    assert not missing.parent.exists()
 
 
 # ----------------------------------------------------------------------------- SIGKILL
@@ -184,25 +194,47 @@ def _children(pid):
 _alive = process_alive
 
 
+def _marked(marker):
+    """The pids of every process whose environment holds ``marker`` (inherited by every
+    descendant, forked or spawned, even after its parent died and it was reparented)."""
+    found = set()
+    needle = marker.encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as environ:
+                if needle in environ.read():
+                    found.add(int(entry))
+        except OSError:
+            continue
+    return {pid for pid in found if _alive(pid)}
+
+
 @pytest.mark.slow
 def test_sigkill_of_a_driver_leaves_no_process_no_file_and_loses_nothing(tmp_path):
     url = str(tmp_path / "store" / "sweeps.log")
     log = str(tmp_path / "runs.txt")
     pathlib.Path(log).touch()
+    temp = tmp_path / "tmp"  # the drivers' TMPDIR: whatever temp file they leave is here
+    temp.mkdir()
     temp_before = set(os.listdir("/tmp"))
     rng = random.Random(7)
-    for _ in range(10):
+    for kill in range(10):
+        marker = f"SWEEPS_KILL_TEST={os.getpid()}-{kill}-{rng.random()}"
+        env = {**ENV, "TMPDIR": str(temp), marker.split("=")[0]: marker.split("=")[1]}
         driver = subprocess.Popen([sys.executable, "-c", KILLED_DRIVER, url, log],
-                                  cwd=str(tmp_path), env=ENV, stdout=subprocess.DEVNULL,
+                                  cwd=str(tmp_path), env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.3, 2.5))
         children = _children(driver.pid)
+        assert _marked(marker) >= children | {driver.pid}
         driver.send_signal(signal.SIGKILL)
         driver.wait(30)
         deadline = time.monotonic() + 10
-        while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
+        while _marked(marker) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not any(_alive(pid) for pid in children), "a worker outlived its killed driver"
+        assert not _marked(marker), "a process of the killed driver outlived it"
     before = set(Store(url).completed("killed"))
     runs_before = _runs(log)
     result = sweep(toys.create_counted_task, dict(x=list(range(16)), log=log, delay=0.3),
@@ -214,8 +246,14 @@ def test_sigkill_of_a_driver_leaves_no_process_no_file_and_loses_nothing(tmp_pat
     assert set(rerun.values()) <= {1}
     trials = Store(url).optuna_storage().get_all_trials(Store(url).study_id("killed"))
     assert sum(t.state.name == "COMPLETE" for t in trials) == 16 == len(trials)
+    assert list(temp.iterdir()) == []
     leftovers = {name for name in set(os.listdir("/tmp")) - temp_before if "sweeps" in name}
     assert not leftovers
+    # beside the store: the journal, its two lock files, and copies of repaired damage only
+    beside = {p.name for p in (tmp_path / "store").iterdir()}
+    assert {"sweeps.log", "sweeps.log.flock", "sweeps.log.sweeps-lock"} <= beside
+    assert all(n.startswith("sweeps.log.damaged-") for n in beside - {
+        "sweeps.log", "sweeps.log.flock", "sweeps.log.sweeps-lock"}), beside
 
 
 class _StaleIndex:

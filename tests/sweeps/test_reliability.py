@@ -375,32 +375,79 @@ def test_a_full_temp_folder_does_not_stop_a_process_sweep(tmp_path, monkeypatch,
     assert len(result) == 3 and all(r.ok for r in result), result.failed
 
 
+class _StartsThenRuns(toys.ToyTask):
+    """Writes 'x pid' when it starts; x=0 takes 3 s, x=2 kills its worker process."""
+
+    def __init__(self, x, log):
+        super().__init__(x, delay=3.0 if x == 0 else 0.0)
+        self.log = log
+
+    def run(self, data):
+        with open(self.log, "a") as side:
+            side.write(f"{self.x} {os.getpid()}\n")
+        if self.x == 2:
+            time.sleep(0.3)
+            os._exit(3)
+        return super().run(data)
+
+
+def create_starts_then_runs(x, log):
+    return _StartsThenRuns(x, log)
+
+
+def _worker_pids(parent):
+    """The pids of ``parent``'s child processes, but multiprocessing's trackers."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                command = cmdline.read()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"tracker" not in command:
+            pids.append(int(entry))
+    return pids
+
+
 @pytest.mark.slow
 def test_an_idle_worker_that_dies_fails_no_other_task(tmp_path):
-    """A worker that finished its tasks and dies while another worker runs one: nothing fails."""
+    """x=2 kills its worker; while x=0 runs on a healthy worker, every other worker (idle) is
+    killed too: x=2 alone is failed, x=0 and x=1 complete. Before, the healthy task was recorded
+    as failed with 'the worker process running this task died'."""
     import threading
-    import time
 
     log = tmp_path / "runs.txt"
     log.touch()
+    killed = []
 
-    def kill_the_worker_that_ran_x1():
+    def kill_the_idle_workers():
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            for line in log.read_text().splitlines():
-                x, pid = line.split()
-                if x == "1":
-                    time.sleep(0.3)  # its participant is done: the worker is idle
-                    os.kill(int(pid), 9)
-                    return
+            lines = [line.split() for line in log.read_text().splitlines()]
+            started = {x: int(pid) for x, pid in lines}  # the latest start of each task
+            crashed = "2" in started and not os.path.exists(f"/proc/{started['2']}/cmdline")
+            if crashed and "0" in started and "1" in started:
+                time.sleep(0.6)  # x=1 is done: its worker is idle (x=0 may have started again)
+                started = {x: int(pid) for x, pid in
+                           (line.split() for line in log.read_text().splitlines())}
+                for pid in _worker_pids(os.getpid()):
+                    if pid != started["0"]:
+                        os.kill(pid, 9)
+                        killed.append(pid)
+                return
             time.sleep(0.02)
 
-    killer = threading.Thread(target=kill_the_worker_that_ran_x1)
+    killer = threading.Thread(target=kill_the_idle_workers)
     killer.start()
-    result = sweep(toys.create_slow_zero, dict(x=[0, 1], log=str(log)),
-                   data={"offset": 0}, store=str(tmp_path / "s.log"), n_jobs=2, progress=False)
+    result = sweep(create_starts_then_runs, dict(x=[0, 1, 2], log=str(log)),
+                   data={"offset": 0}, store=str(tmp_path / "s.log"), n_jobs=3, progress=False)
     killer.join()
-    assert [r.ok for r in result] == [True, True], result.failed
+    assert killed, "no idle worker was killed: the test did not test anything"
+    statuses = {r.name: r.ok for r in result}
+    assert statuses == {"X0": True, "X1": True, "X2": False}, result.failed
+    assert "the worker process running this task died" in result.failed["error"].iloc[0]
 
 
 def test_a_task_run_in_a_thread_is_stopped_at_its_timeout():

@@ -244,6 +244,9 @@ def _run_with(args: argparse.Namespace, painters: Any) -> int:
               f"{len(result)} (`sweeps leaderboard {result.name}` shows them all)")
     _print_board(asked, args.metric)
     _write_plots(asked, args.metric, _folder(store, None), _roles(args), _stem(store), painters)
+    timing = _timing(asked, done_before, store)
+    if timing:
+        print(timing, file=sys.stderr)
     print(_summary(asked, done_before, store), file=sys.stderr)
     failed = [r for r in asked if not r.ok]
     if failed:
@@ -279,6 +282,23 @@ def _asked(result: Any, study: Any, grid: dict) -> Any:
 
 def _tasks(n: int) -> str:
     return f"{n} task" + ("" if n == 1 else "s")
+
+
+def _timing(asked: Any, done_before: set, store: Any) -> Optional[str]:
+    """Where the time went: the tasks' own seconds (the ``seconds`` column), and the start-up
+    (interpreter, imports, data, worker processes) until the first task began."""
+    from ._trials import params_key
+
+    ran = {params_key(r.params): r for r in asked
+           if not (r.ok and params_key(r.params) in done_before)}
+    begun = [entry.started.timestamp() for entry in store.entries(asked.name)
+             if entry.key in ran and entry.started is not None]
+    if not begun:
+        return None
+    startup = max(min(begun) - (time.time() - _elapsed()), 0.0)
+    own = sum(r.seconds for r in ran.values())
+    return (f"the tasks' own time: {own:.2f} s in all (the seconds column); start-up until the "
+            f"first task began: {startup:.1f} s (interpreter, imports, data, worker processes)")
 
 
 def _summary(asked: Any, done_before: set, store: Any) -> str:

@@ -289,3 +289,32 @@ def test_plot_methods_pass_their_arguments_on(sweep, tmp_path):
     ax = many.plot_leaderboard()
     assert "at the last epoch" in ax.get_xlabel() and len(ax.get_yticklabels()) == 40
     plt.close("all")
+
+
+@pytest.mark.slow
+def test_seconds_is_the_tasks_own_time_and_the_start_up_is_reported_apart(tmp_path):
+    """`sweeps run` on two workers: the first task on each worker does not carry the worker's
+    start-up (torch, torch._dynamo: about a second), and the summary says where the time went."""
+    import os
+    import re
+    import statistics
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    run = subprocess.run(
+        [sys.executable, "-m", "sweeps", "run", "iris", "--grid", "network_size=(10,)",
+         "learning_rate=0.1,0.3,1", "algorithm=Adam,SGD", "--n-jobs", "2", "--no-progress",
+         "--store", str(tmp_path / "s.log")], cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": repo, "MPLBACKEND": "Agg"},
+        capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    header, *rows = [line.split() for line in run.stdout.splitlines() if line.startswith(" ")]
+    assert header[-1] == "seconds" and len(rows) == 6
+    seconds = [float(row[-1]) for row in rows]
+    assert max(seconds) < statistics.median(seconds) + 0.5, seconds
+    own, startup = re.search(r"the tasks' own time: (\d+\.\d+) s in all \(the seconds column\); "
+                             r"start-up until the first task began: (\d+\.\d) s", run.stderr).groups()
+    assert float(own) == pytest.approx(sum(seconds), abs=0.011)
+    assert float(startup) > 0.3  # python and torch, at the least
+    assert run.stderr.splitlines()[-1].startswith("sweep 'iris': ran 6 tasks (6 complete, 0 failed)")

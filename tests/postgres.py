@@ -36,8 +36,9 @@ def _as_owner(command: list) -> list:
 
 
 @contextlib.contextmanager
-def server() -> Iterator[str]:
-    """Start a server; yield the URL of an empty database ``sweeps`` on it."""
+def server(password: Optional[str] = None) -> Iterator[str]:
+    """Start a server; yield the URL of an empty database ``sweeps`` on it. With ``password``,
+    the server asks for it (scram-sha-256) and the URL holds it."""
     folder = bindir()
     if folder is None:
         raise RuntimeError("PostgreSQL's server binaries are missing: apt-get install -y postgresql")
@@ -46,15 +47,25 @@ def server() -> Iterator[str]:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
     try:
-        subprocess.run(_as_owner([f"{folder}/initdb", "-D", data, "-A", "trust", "-U", "postgres"]),
+        auth = ["-A", "trust"]
+        if password is not None:
+            secret = os.path.join(root, "pwfile")
+            with open(secret, "w") as handle:
+                handle.write(password)
+            if os.geteuid() == 0:
+                shutil.chown(secret, "postgres")
+            auth = ["-A", "scram-sha-256", f"--pwfile={secret}"]
+        subprocess.run(_as_owner([f"{folder}/initdb", "-D", data, *auth, "-U", "postgres"]),
                        check=True, capture_output=True)
         subprocess.run(_as_owner([f"{folder}/pg_ctl", "-D", data, "-l", os.path.join(root, "log"), "-w",
                                   "-o", f"-p {port} -k {root} -c listen_addresses=127.0.0.1", "start"]),
                        check=True, capture_output=True, timeout=60)
         try:
             subprocess.run(_as_owner([f"{folder}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                                      "sweeps"]), check=True, capture_output=True, timeout=30)
-            yield f"postgresql://postgres@127.0.0.1:{port}/sweeps"
+                                      "sweeps"]), check=True, capture_output=True, timeout=30,
+                           env={**os.environ, "PGPASSWORD": password or ""})
+            user = "postgres" if password is None else f"postgres:{password}"
+            yield f"postgresql://{user}@127.0.0.1:{port}/sweeps"
         finally:
             subprocess.run(_as_owner([f"{folder}/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"]),
                            capture_output=True, timeout=60)

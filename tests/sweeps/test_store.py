@@ -318,3 +318,117 @@ def test_the_real_optuna_dashboard_serves_the_study(url):
                                                          {"step": 1, "value": 0.7}]
     assert {p["name"] for p in study["intersection_search_space"]} >= {"learning_rate",
                                                                         "optimizer"}
+
+
+# ------------------------------------------------------------ the README's resume, on every storage
+
+
+@pytest.fixture(scope="module")
+def pg_server():
+    from tests import postgres
+
+    yield from postgres.database_or_skip()
+
+
+@pytest.fixture(params=["journal", "sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
+def any_url(request, tmp_path):
+    """A store on each storage; on the module's PostgreSQL server, sweeps get unique names."""
+    if request.param == "journal":
+        return str(tmp_path / "store" / "sweeps.log")
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/store/sweeps.db"
+    return request.getfixturevalue("pg_server")
+
+
+def _counted(url, name, log, grid, **kwargs):
+    from sweeps import sweep
+    from tests.sweeps import tasks_for_tests as toys
+
+    kwargs.setdefault("data", {"offset": 0})
+    return sweep(toys.create_counted_task, dict(grid, log=log), store=url, name=name,
+                 executor="sequential", progress=False, **kwargs)
+
+
+def _runs(log):
+    """x -> how many times a task with that x completed its run (the side file, not the store)."""
+    import collections
+
+    text = pathlib.Path(log).read_text() if pathlib.Path(log).exists() else ""
+    return collections.Counter(float(x) for x in text.split()[0::2])
+
+
+def test_the_readme_resume_paragraph_holds_on_every_storage(any_url, tmp_path):
+    name, log = f"resume-{tmp_path.name[-24:]}", str(tmp_path / "runs.txt")
+    first = _counted(any_url, name, log, dict(x=[1, 2, 3]), data={"offset": 0, "fail_x": [2]})
+    assert {r.name: r.ok for r in first} == {"X1": True, "X2": False, "X3": True}
+    # run again: complete tasks are skipped, the failed one runs again
+    again = _counted(any_url, name, log, dict(x=[1, 2, 3]))
+    assert all(r.ok for r in again) and _runs(log) == {1: 1, 2: 1, 3: 1}
+    # a grid that grows renames nothing recorded and never re-runs it (1500 alone is X1K)
+    _counted(any_url, name + "g", log, dict(x=[1500]))
+    grown = _counted(any_url, name + "g", log, dict(x=[1500, 1600]))
+    assert {r.name: r.params["x"] for r in grown} == {"X1K": 1500, "X1600": 1600}
+    assert _runs(log) == {1: 1, 2: 1, 3: 1, 1500: 1, 1600: 1}
+    # changing a fixed value is refused, before anything runs
+    with pytest.raises(SweepsValueError, match="same names but other params"):
+        _counted(any_url, name, log, dict(x=[1, 2, 3], delay=0.001))
+    assert sum(_runs(log).values()) == 5
+    trials = Store(any_url).optuna_storage().get_all_trials(Store(any_url).study_id(name))
+    assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
+
+
+def _held_trial(url, name, log, x, lease):
+    """A sweep whose one trial is RUNNING under ``lease``, as a killed driver leaves it."""
+    from sweeps import Autonamer, _trials
+    from tests.sweeps import tasks_for_tests as toys
+
+    store = Store(url)
+    store.begin(name)
+    [spec] = Autonamer(toys.create_counted_task).specs(x=[x], log=log)
+    storage, study_id = store.optuna_storage(), store.study_id(name)
+    _trials.enqueue(storage, study_id, store.templates(name, [(spec.name, spec.params, 0)]))
+    trial = _trials.claim(storage, study_id, lease)
+    assert trial is not None and trial.state.name == "RUNNING"
+    return store, storage, study_id, trial._trial_id
+
+
+def test_the_trial_of_a_killed_driver_goes_back_to_the_queue_on_every_storage(any_url, tmp_path):
+    import socket
+    import subprocess
+
+    from sweeps import _trials
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout)
+    name, log = f"killed-{tmp_path.name[-24:]}", str(tmp_path / "runs.txt")
+    lease = {"host": socket.gethostname(), "pid": dead, "start": None, "driver": dead,
+             "id": "gone"}
+    store, storage, study_id, trial_id = _held_trial(any_url, name, log, 9, lease)
+    result = _counted(any_url, name, log, dict(x=[9]))
+    assert [r.name for r in result] == ["X9"] and result.results[0].ok
+    assert _runs(log) == {9: 1}
+    trials = storage.get_all_trials(study_id)
+    assert len(trials) == 1 and trials[0].state.name == "COMPLETE"
+
+
+@pytest.mark.parametrize("until,taken", [(0.0, True), (4102444800.0, False)],
+                         ids=["expired", "renewed"])
+def test_a_lease_from_another_host_is_taken_only_once_it_expired(any_url, tmp_path, until,
+                                                                  taken):
+    from sweeps import _trials
+
+    name, log = f"lease-{tmp_path.name[-24:]}", str(tmp_path / "runs.txt")
+    lease = {"host": "another-host", "pid": 1, "start": None, "driver": 1, "id": "far"}
+    store, storage, study_id, trial_id = _held_trial(any_url, name, log, 9, lease)
+    _trials.renew(storage, trial_id, lease, 1)
+    storage.set_trial_system_attr(trial_id, _trials.LEASE, {**lease, "attempts": 1,
+                                                            "until": until})
+    with store.lock(name):
+        assert _trials.release_stale(storage, study_id) == []
+    me = _trials.this_participant()
+    try:
+        claimed = _trials.claim(storage, study_id, me)
+    finally:
+        _trials.ended(me)
+    assert (claimed is not None) == taken
+    assert storage.get_trial(trial_id).state.name == "RUNNING"

@@ -297,43 +297,84 @@ def test_a_crafted_record_is_refused_with_a_clear_error_never_unpickled(tmp_path
             load_sweep(sweep_name, path)
 
 
+PASSWORD_STUDY = """
+from sweeps import register
+from tests.sweeps.tasks_for_tests import create_task, load_offset
+
+register("pwtoy", create_task, grid=dict(x=[1, 2], epochs=2), data=load_offset)
+"""
+
+
 @pytest.mark.slow
-def test_passwords_never_print_with_a_real_postgresql_server(tmp_path, capsys):
+def test_passwords_never_print_with_a_real_postgresql_server(tmp_path, capsys, caplog):
+    """A server that asks for the password: every place that shows the store (the sweeps run
+    summary and its errors, list, leaderboard, plot, verify, worker, UnknownSweepError, reprs,
+    the progress bar, logs at DEBUG, the dashboard banner) shows it masked, and so do the
+    errors of a wrong password."""
+    import logging
+    import socket
+
     from tests import postgres
 
     if postgres.bindir() is None:
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is missing under CI")
         pytest.skip("PostgreSQL's server binaries are missing")
-    with postgres.server() as base:
-        url = base.replace("postgres@", "postgres:s3cretpw@")
-        result = sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=url,
-                       executor="sequential", progress=True, name="pw")
-        texts = [repr(result.store), repr(Store(url)), capsys.readouterr().err]
-        with pytest.raises(Exception) as caught:
-            load_sweep("nosuch", url)
-        texts.append(str(caught.value))
-        for command in (["list"], ["leaderboard", "pw"], ["leaderboard", "nosuch"],
-                        ["worker", "nosuch"]):
-            done = subprocess.run([sys.executable, "-m", "sweeps", *command, "--store", url],
-                                  capture_output=True, text=True, timeout=120)
-            texts.append(done.stdout + done.stderr)
-        import socket
+    study = tmp_path / "pwtoy.py"
+    study.write_text(PASSWORD_STUDY)
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "MPLBACKEND": "Agg", "SWEEPS_DEBUG": ""}
 
+    def command(*args, debug=False):
+        done = subprocess.run([sys.executable, "-m", "sweeps", *args], capture_output=True,
+                              text=True, timeout=180, cwd=tmp_path,
+                              env={**env, "SWEEPS_DEBUG": "1" if debug else ""})
+        return done.stdout + done.stderr
+
+    with postgres.server(password="s3cretpw") as url:
+        assert ":s3cretpw@" in url
+        wrong = url.replace("s3cretpw", "n0tthe0ne")
+        with caplog.at_level(logging.DEBUG):
+            result = sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=url,
+                           executor="sequential", progress=True, name="pw")
+        texts = {"repr(result.store)": repr(result.store), "repr(Store)": repr(Store(url)),
+                 "progress bar": capsys.readouterr().err, "logs": caplog.text}
+        assert "***" in texts["repr(result.store)"]
+        for call, name in ((load_sweep, "load_sweep"), (Store(url).load, "Store.load")):
+            with pytest.raises(Exception) as caught:
+                call("nosuch", url) if call is load_sweep else call("nosuch")
+            texts[name] = str(caught.value)
+        with pytest.raises(SweepsValueError) as caught:
+            sweep(toys.create_task, dict(x=[1]), data={"offset": 0}, store=wrong,
+                  executor="sequential", progress=False)
+        texts["sweep() with a wrong password"] = str(caught.value)
+        assert "password authentication failed" in texts["sweep() with a wrong password"]
+        texts["sweeps run"] = command("run", str(study), "--store", url, "--executor",
+                                      "sequential")
+        assert "ran 2 tasks" in texts["sweeps run"] and "***" in texts["sweeps run"]
+        texts["sweeps run, wrong password"] = command("run", str(study), "--store", wrong,
+                                                      "--executor", "sequential")
+        texts["sweeps run, wrong password, SWEEPS_DEBUG=1"] = command(
+            "run", str(study), "--store", wrong, "--executor", "sequential", debug=True)
+        for args in (["list"], ["leaderboard", "pw"], ["leaderboard", "nosuch"],
+                     ["plot", "pw", "--out", str(tmp_path / "plots")], ["verify", "pw"],
+                     ["verify", "nosuch"], ["worker", "nosuch"]):
+            texts["sweeps " + " ".join(args)] = command(*args, "--store", url)
+        assert "***" in texts["sweeps list"] and "***" in texts["sweeps verify pw"]
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         dashboard = subprocess.Popen([sys.executable, "-m", "sweeps", "dashboard", "--store", url,
-                                      "--port", str(port)], stderr=subprocess.PIPE, text=True)
+                                      "--port", str(port)], stderr=subprocess.PIPE, text=True,
+                                     cwd=tmp_path, env=env)
         try:
-            texts.append(dashboard.stderr.readline())  # the banner: serving <store> on ...
+            texts["dashboard banner"] = dashboard.stderr.readline()  # serving <store> on ...
         finally:
             dashboard.kill()
             dashboard.wait(30)
-        assert "serving" in texts[-1] and "***" in texts[-1]
-        assert "***" in texts[0]
-        for text in texts:
-            assert "s3cretpw" not in text, text
+        assert "serving" in texts["dashboard banner"] and "***" in texts["dashboard banner"]
+    for place, text in texts.items():
+        assert "s3cretpw" not in text and "n0tthe0ne" not in text, f"{place}: {text}"
 
 
 def test_a_store_on_a_read_only_filesystem_is_refused_before_any_task_runs(tmp_path, tmpfs):

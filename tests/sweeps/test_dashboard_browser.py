@@ -17,7 +17,6 @@ import urllib.request
 import pytest
 
 from sweeps import Store, sweep
-from tests.sweeps import tasks_for_tests as toys
 
 pytestmark = pytest.mark.slow
 
@@ -53,10 +52,13 @@ def free_port():
 
 @pytest.fixture
 def dashboard(tmp_path):
-    """A store with one sweep, served by `sweeps dashboard`: (base URL, store)."""
+    """A store with one sweep of the iris study (tuple params), served by `sweeps dashboard`:
+    (base URL, store)."""
+    from studies.iris import create_task, load_bundle
+
     store = Store(str(tmp_path / "s.log"))
-    sweep(toys.create_task, dict(x=[1, 2, 3], epochs=4), data={"offset": 10}, store=store,
-          name="toy", executor="sequential", progress=False)
+    sweep(create_task, dict(network_size=[(), (10,), (10, 10)], epoch_count=4), data=load_bundle,
+          store=store, name="iris", executor="sequential", progress=False)
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     server = subprocess.Popen([sys.executable, "-m", "sweeps", "dashboard", "--store", store.url,
@@ -85,10 +87,10 @@ def test_the_dashboard_speaks_in_task_names(chromium, dashboard, tmp_path):
     base, store = dashboard
     shots = pathlib.Path(os.environ.get("SWEEPS_SCREENSHOTS") or tmp_path)
     shots.mkdir(parents=True, exist_ok=True)
-    study_id = store.study_id("toy")
-    trials = {t.user_attrs["name"]: t.number
+    study_id = store.study_id("iris")
+    trials = {t.user_attrs["name"]: (t.number, t.user_attrs["params"])
               for t in store.optuna_storage().get_all_trials(study_id)}
-    assert sorted(trials) == ["X1", "X2", "X3"]
+    assert sorted(trials) == ["NS", "NS10", "NS10-10"]  # the names sweeps leaderboard prints
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"), executable_path=executable, headless=True,
@@ -102,12 +104,16 @@ def test_the_dashboard_speaks_in_task_names(chromium, dashboard, tmp_path):
             assert page.get_by_text("Intermediate values", exact=True).count() == 1
             page.screenshot(path=str(shots / "dashboard_study.png"), full_page=True)
 
-            for name, number in trials.items():
+            sizes = {"NS": "()", "NS10": "(10,)", "NS10-10": "(10, 10)"}
+            for name, (number, stored) in trials.items():
                 page.goto(f"{base}/dashboard/studies/{study_id}/trials?numbers={number}")
                 heading = page.locator("h2", has_text=name)
                 heading.wait_for(timeout=30_000)  # the note, under the trial's header
                 assert heading.inner_text() == name
-                assert page.get_by_text("metric:score_test", exact=False).count() >= 1
+                note = heading.locator("xpath=..")
+                assert f"network_size = {sizes[name]}" in note.inner_text()  # as Python writes it
+                assert "__tuple__" in json.dumps(stored) and "__tuple__" not in note.inner_text()
+                assert page.get_by_text("metric:accuracy_test", exact=False).count() >= 1
             page.screenshot(path=str(shots / "dashboard_trial.png"))
         finally:
             browser.close()

@@ -118,3 +118,12 @@ def test_the_dashboard_speaks_in_task_names(chromium, dashboard, tmp_path):
         finally:
             browser.close()
     assert (shots / "dashboard_study.png").stat().st_size > 0
+
+
+def test_without_chromium_it_skips_with_a_reason_but_under_ci_it_fails(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        _require(None, "Debian's chromium is missing: apt-get install -y chromium")
+    monkeypatch.setenv("CI", "true")  # as .ci/run sets it
+    with pytest.raises(pytest.fail.Exception, match="apt-get install -y chromium"):
+        _require(None, "Debian's chromium is missing: apt-get install -y chromium")

@@ -404,7 +404,7 @@ def _resolve(task: Any, grid: Optional[dict], data: Any, *, grid_given: bool = T
         grid = {**study.grid, **(grid or {})}
         data = study.data if data is UNSET else data
         if grid_given:
-            problems.extend(_grid_problems(study.create_task, grid))
+            problems.extend(_grid_problems(study.create_task, grid, grid))
         return study.create_task, grid, data, study.name, problems
     if not callable(task):
         raise SweepsTypeError(
@@ -415,13 +415,13 @@ def _resolve(task: Any, grid: Optional[dict], data: Any, *, grid_given: bool = T
             "data= is missing: pass the data the tasks run on, as a picklable object or a "
             "zero-argument loader function (data=None if the tasks need none)"))
     if grid_given and (not problems or grid is not None):  # one problem for a grid not a dict
-        problems.extend(_grid_problems(task, dict(grid or {})))
+        problems.extend(_grid_problems(task, dict(grid or {}), given=grid))
     # keys that are not str are reported above; left in, they would break the naming's call
     grid = {key: value for key, value in (grid or {}).items() if isinstance(key, str)}
     return task, grid, data, getattr(task, "__name__", None), problems
 
 
-def _grid_problems(create_task: Any, grid: dict) -> list:
+def _grid_problems(create_task: Any, grid: dict, given: Any) -> list:
     """Keys that are not names, values that are open files, and create_task's required
     arguments that the grid does not give: each would fail every task, so none runs."""
     import inspect
@@ -448,7 +448,8 @@ def _grid_problems(create_task: Any, grid: dict) -> list:
                and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in grid]
     if missing:
         problems.append(SweepsValueError(
-            f"grid={grid!r} does not give create_task's required argument(s) {missing!r}, so "
+            f"grid={given!r} does not give create_task's required "
+            f"argument(s) {missing!r}, so "
             f"every task would fail: add them, e.g. grid=dict({missing[0]}=[...])"))
     return problems
 

@@ -54,8 +54,8 @@ def run_sweep(path, task=tasks.create_task, grid=None, **kwargs):
 
 GRID_CASES = {
     "grid-not-a-dict": (dict(grid=[1, 2]), SweepsError, ["grid=[1, 2]"]),
-    "grid-empty-missing-argument": (dict(grid={}), SweepsError, ["'x'"]),
-    "grid-none-missing-argument": (dict(grid=None), SweepsError, ["'x'"]),
+    "grid-empty-missing-argument": (dict(grid={}), SweepsError, ["grid={}", "['x']"]),
+    "grid-none-missing-argument": (dict(grid=None), SweepsError, ["grid=None", "['x']"]),
     "grid-unknown-argument": (dict(grid={"x": [1], "z": [2]}), SweepsError, ["'z'"]),
     "grid-empty-range": (dict(grid={"x": []}), SweepsError, ["'x'", "[]"]),
     "grid-key-not-a-str": (dict(grid={1: [1], "x": [1]}), SweepsError, ["grid keys [1]"]),

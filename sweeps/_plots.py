@@ -30,6 +30,7 @@ MAX_LABELLED = 20
 DASHES = ["-", "--", ":", "-."]
 MARKERS = ["o", "s", "^", "D", "v", "P"]
 PANEL = (4.6, 3.4)  # inches per panel
+MAX_COLUMNS = 3  # panels per row
 # seaborn's "deep" palette, for up to 10 levels
 DEEP = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C",
         "#CCB974", "#64B5CD"]
@@ -57,7 +58,6 @@ def _style() -> Any:
     import matplotlib
 
     return matplotlib.rc_context(WHITEGRID)
-MAX_COLUMNS = 3
 
 
 def _is_result(data: Any) -> bool:

@@ -118,12 +118,23 @@ def tail_damaged(path: pathlib.Path) -> bool:
 def repair(path: pathlib.Path) -> list[str]:
     """Make the journal at ``path`` whole again; return one message per line that was changed.
 
-    Call it holding ``file_lock(path)`` and before anything is appended. The original file is
-    kept as ``<file>.damaged-<time>`` when anything is cut.
+    Call it before anything is appended. The original file is kept as
+    ``<file>.damaged-<time>`` when anything is cut. It holds the writers' lock from the read to
+    the rename: a participant still appending to the file (another sweep in it) waits, instead
+    of writing into the file being replaced, where its write would be lost.
     """
-    if not damage(path):
-        return []
-    data = path.read_bytes()
+    with file_lock(pathlib.Path(append_lock_path(path))):
+        if not damage(path):
+            return []
+        return _rewrite(path, path.read_bytes())
+
+
+def append_lock_path(path: Any) -> str:
+    """The lock every writer of the journal at ``path`` holds while it appends."""
+    return str(path) + ".flock"
+
+
+def _rewrite(path: pathlib.Path, data: bytes) -> list[str]:
     kept, messages = [], []
     lines = data.split(b"\n")
     for number, line in enumerate(lines, start=1):
@@ -188,7 +199,7 @@ def journal_backend(path: pathlib.Path) -> Any:
 
     class Backend(JournalFileBackend):
         def __init__(self, file_path: str) -> None:
-            super().__init__(file_path, lock_obj=FlockLock(file_path + ".flock"))
+            super().__init__(file_path, lock_obj=FlockLock(append_lock_path(file_path)))
             self._gathered: list | None = None
             self._durable = True
 

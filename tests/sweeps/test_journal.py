@@ -117,3 +117,30 @@ def test_repair_reports_the_file_and_line(tmp_path):
     messages = repair(path)
     assert len(messages) == 1 and messages[0].startswith("line ")
     assert "torn last line" in messages[0]
+
+
+def test_a_write_in_flight_during_a_repair_is_not_lost(tmp_path):
+    """Another participant appending to the journal (another sweep in the same file) while a
+    new one repairs it at open: its line lands in the repaired file, not in the replaced one."""
+    import threading
+    import time
+
+    from sweeps._journal import append_lock_path, file_lock
+
+    path = tmp_path / "s.log"
+    _two_sweeps(path)
+    with open(path, "ab") as handle:
+        handle.write(b"garbage, as a full disk leaves it\n")
+    whole = path.read_bytes().splitlines()[0] + b"\n"  # an operation replayed twice is harmless
+    repaired = threading.Event()
+    with file_lock(pathlib.Path(append_lock_path(path))):  # a writer in the middle of its append
+        with open(path, "ab") as writer:
+            opener = threading.Thread(target=lambda: (Store(path).list_sweeps(), repaired.set()))
+            opener.start()
+            time.sleep(0.3)  # a repair that does not wait for the writer has replaced the file
+            writer.write(whole)
+    opener.join(30)
+    assert repaired.is_set()
+    lines = path.read_bytes().splitlines()
+    assert lines[-1] == whole.strip() and b"garbage" not in path.read_bytes()
+    assert Store(path).list_sweeps() == ["first", "second"]

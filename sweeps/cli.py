@@ -45,6 +45,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         _quiet_optuna()
         return args.command(args)
     except (_UsageError, SweepsError) as error:
+        if os.environ.get("SWEEPS_DEBUG") and isinstance(error, SweepsError):
+            raise  # the traceback asked for (a misspelt option has none worth showing)
         message = printable(redacted(" ".join(str(error).split())))  # one safe line
         print(f"sweeps: error: {message}", file=sys.stderr)
         return EXIT_USAGE

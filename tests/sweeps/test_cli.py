@@ -296,3 +296,25 @@ def test_the_command_ends_at_once_with_its_output_its_files_its_code_and_no_proc
     # its forked workers and painters carry its command line, store path included
     survivors = subprocess.run(["pgrep", "-f", store], capture_output=True, text=True)
     assert survivors.stdout.split() == []
+
+
+# ------------------------------------------------------------------ SWEEPS_DEBUG
+
+
+@pytest.mark.parametrize("args, shown", [
+    (["leaderboard", "nope"], "UnknownSweepError: sweep 'nope' is not in the store"),
+    (["plot", "clitoy", "--out", "a-file"], "FileExistsError"),
+], ids=["sweeps-error", "other-error"])
+def test_sweeps_debug_shows_the_traceback_that_the_one_line_error_hides(
+        study, tmp_path, monkeypatch, args, shown):
+    store = str(tmp_path / "s.log")
+    assert sweeps_command("run", study, "--executor", "sequential", "--store", store,
+                          "--no-progress", "--grid", "x=1", cwd=tmp_path).returncode == 0
+    (tmp_path / "a-file").write_text("not a folder")
+    plain = sweeps_command(*args, "--store", store, cwd=tmp_path)
+    assert plain.returncode == 2 and plain.stderr.startswith("sweeps: error: ")
+    assert plain.stderr.count("\n") == 1 and "Traceback" not in plain.stderr
+    monkeypatch.setenv("SWEEPS_DEBUG", "1")
+    debug = sweeps_command(*args, "--store", store, cwd=tmp_path)
+    assert debug.returncode != 0
+    assert "Traceback (most recent call last)" in debug.stderr and shown in debug.stderr

@@ -219,6 +219,18 @@ def test_many_string_choices_do_not_grow_the_store_with_the_square_of_the_grid(t
     assert large / small < 4 * 1.3  # linear in the number of tasks, not quadratic (16x)
 
 
+@pytest.mark.slow
+def test_the_issues_1600_string_values_keep_the_journal_small(tmp_path):
+    # the issue's case: 1,600 values made a 31.8 MB journal (every trial held every choice)
+    path = tmp_path / "s.log"
+    labels = [f"value-{i:04d}" for i in range(1600)]
+    result = sweep(toys.create_labelled_task, dict(label=labels), data={"offset": 0},
+                   store=str(path), executor="sequential", progress=False)
+    assert len(result) == 1600
+    assert path.stat().st_size < 1600 * 6000  # about 4.3 KB a task, whatever the grid's size
+    assert path.read_text().count('"value-1234"') < 10  # each choice a few times, not per task
+
+
 def test_a_writer_killed_inside_the_journal_lock_leaves_no_lock_that_stalls_the_next(tmp_path):
     """A process killed while it holds the journal's write lock (the very lock the store takes
     for every append): the kernel drops the flock with it. Optuna's own symlink lock was left

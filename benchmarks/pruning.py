@@ -54,7 +54,7 @@ def main():
     study = get_study(args.study)
     with tempfile.TemporaryDirectory() as folder:
         store = os.path.join(folder, "pruning.log")
-        full_epochs, full_best = run(study, store, "no pruner", None, args)
+        full_epochs, full_best = run(study, store, "no-pruner", None, args)
         pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=args.epochs // 4)
         pruned_epochs, pruned_best = run(study, store, "median", pruner, args)
     saved = 1 - pruned_epochs / full_epochs

@@ -228,3 +228,19 @@ def test_a_search_name_held_by_other_params_gets_a_suffix(store):
     # the name has 3 digits, the params (recorded and read back) the full value
     for got in (result, load_sweep(result.name, store)):
         assert sorted(r.params["x"] for r in got) == [0.12341, 0.12342]
+
+
+@pytest.mark.slow
+def test_the_pruning_benchmark_runs_and_prints_both_searches(tmp_path):
+    import subprocess
+    import sys
+
+    script = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "pruning.py"
+    done = subprocess.run([sys.executable, str(script), "--trials", "6", "--epochs", "4",
+                           "--study", "iris", "--n-jobs", "1"], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert [line.split()[0] for line in lines[:2]] == ["no-pruner", "median"], done.stdout
+    assert all("epochs" in line and "best accuracy_test" in line for line in lines[:2])
+    assert lines[2].startswith("epochs saved by pruning: ")

@@ -464,3 +464,17 @@ def test_sys_exit_in_a_task_fails_that_task_only(store):
                    executor="sequential", progress=False)
     assert [r.ok for r in result] == [True, False, True]
     assert "SystemExit: task 1 called sys.exit" in result.failed["error"].iloc[0]
+
+
+@pytest.mark.slow
+def test_the_overhead_benchmark_runs_and_prints_milliseconds_per_task(tmp_path):
+    script = os.path.join(REPO, "benchmarks", "sweep_overhead.py")
+    done = subprocess.run([sys.executable, script, "--tasks", "20"], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    timed = [line for line in done.stdout.splitlines() if line.endswith("ms/task")]
+    assert [line.split("  ")[0] for line in timed] == [
+        "sequential", "2 processes, cold (worker start-up)", "2 processes, warm (a second sweep)",
+        "Store.record alone"], done.stdout
+    assert "worker start-up, once (cold - warm)" in done.stdout
+    assert os.listdir(tmp_path) == []  # it works in a temporary folder of its own

@@ -92,3 +92,14 @@ def test_the_walkthrough_typo_in_a_task_method_names_the_file_once_per_sweep(wri
         lines = [line for line in run.stderr.splitlines() if ": UserWarning: " in line]
         assert lines == [f"{path}:{TYPO_LINE}: UserWarning: TrainingSettings has no setting "
                          "'mini_match_size', so it has no effect; did you mean 'mini_batch_size'?"]
+
+
+def test_in_process_the_walkthrough_typo_names_the_file_once_per_sweep(write_study, tmp_path):
+    path = write_study("typo", WALKTHROUGH_STUDY)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        for store in ("s.log", "t.log"):
+            assert len(sweep(path, store=Store(str(tmp_path / store)), executor="sequential",
+                             progress=False)) == 4
+    ours = [w for w in caught if "mini_match_size" in str(w.message)]
+    assert [(w.filename, w.lineno) for w in ours] == [(path, TYPO_LINE)] * 2  # once in each sweep

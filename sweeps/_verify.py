@@ -25,7 +25,7 @@ import numbers
 import os
 from typing import Any, Optional, Union
 
-from ._codec import decode
+from ._codec import decode, unknown_tag
 from ._objective import final_value
 from ._spec import COMPLETE, FAILED, PRUNED, TaskResult
 from ._store import Store
@@ -171,6 +171,11 @@ def _check_trial(trial: Any, metric: Optional[str], problems: list) -> Optional[
     decoded: dict = {}
     for attr in _ENCODED:
         if attr not in attrs:
+            continue
+        tag = unknown_tag(attrs[attr])
+        if tag is not None:  # crafted, or written by another tool: never decoded, never run
+            problems.append(f"{who}: user attr {attr!r} holds the unknown tag {tag!r}, which "
+                            f"sweeps never writes: {attrs[attr]!r:.120}")
             continue
         try:
             decoded[attr] = decode(attrs[attr])

@@ -350,7 +350,11 @@ def _list(args: argparse.Namespace) -> int:
     sweeps = store.list_sweeps()
     print(f"sweeps in {store.display_url}:" if sweeps else f"no sweeps in {store.display_url}")
     for name in sweeps:
-        results = store.records(name)
+        try:
+            results = store.records(name)
+        except SweepsValueError as error:  # one malformed record hides no other sweep
+            print(f"  {printable(name)}: cannot be read ({printable(error)})")
+            continue
         done = sum(r.ok for r in results)
         pruned = sum(r.status == "pruned" for r in results)
         failed = len(results) - done - pruned

@@ -12,6 +12,8 @@ from sweeps import Store, SweepsError, SweepsValueError, UnknownMetricError, loa
 from sweeps._spec import TIMED_OUT
 from tests.sweeps import tasks_for_tests as toys
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 @pytest.fixture
 def store(tmp_path):
@@ -283,20 +285,33 @@ def test_the_journal_holds_valid_json_even_for_nan_and_infinite_values(store):
     assert result.leaderboard()["name"].iloc[-1] == "X1"  # and it ranks last
 
 
+class _LeavesAMark:
+    """Unpickled, it would create the file ``path``: a payload that shows it ran."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
 def test_a_crafted_record_is_refused_with_a_clear_error_never_unpickled(tmp_path):
     import base64
-    import pickle
-
-    path = tmp_path / "s.log"
     import datetime
+    import pickle
 
     import optuna
 
+    path = tmp_path / "s.log"
+    mark = tmp_path / "the-payload-ran"
     store = Store(path)
-    payload = base64.b64encode(pickle.dumps(os.system)).decode()
+    payload = base64.b64encode(pickle.dumps(_LeavesAMark(str(mark)))).decode()
     now = datetime.datetime.now()
-    for number, attrs in enumerate(({"name": "evil", "params": {"x": {"__pickle__": payload}}},
-                                    {"name": "odd", "params": {"x": 2}, "history": 5})):
+    crafted_attrs = ({"name": "evil", "params": {"x": {"__pickle__": payload}}},
+                     {"name": "odd", "params": {"x": 2}, "history": 5})
+    sweep(toys.create_task, dict(x=[1]), data={"offset": 0}, store=str(path),
+          executor="sequential", progress=False, name="fine")
+    for number, attrs in enumerate(crafted_attrs):
         sweep_name = f"crafted{number}"
         sweep(toys.create_task, dict(x=[1]), data={"offset": 0}, store=str(path),
               executor="sequential", progress=False, name=sweep_name)
@@ -305,8 +320,27 @@ def test_a_crafted_record_is_refused_with_a_clear_error_never_unpickled(tmp_path
             datetime_start=now, datetime_complete=now, params={}, distributions={},
             user_attrs=attrs, system_attrs={}, intermediate_values={})
         store.optuna_storage().create_new_trial(store.study_id(sweep_name), template_trial=crafted)
-        with pytest.raises(SweepsValueError, match=f"malformed record: .*{'__pickle__' if number == 0 else 'history'}"):
+        what = "an unknown tag '__pickle__'" if number == 0 else "history"
+        with pytest.raises(SweepsValueError, match=f"malformed record: .*{what}"):
             load_sweep(sweep_name, path)
+        with pytest.raises(SweepsValueError, match=f"malformed record: .*{what}"):
+            sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=str(path),
+                  executor="sequential", progress=False, name=sweep_name)
+    out = {}
+    for args, code in ((["leaderboard", "crafted0"], 2), (["plot", "crafted0"], 2),
+                       (["verify", "crafted0"], 1), (["list"], 0)):
+        done = subprocess.run([sys.executable, "-m", "sweeps", *args, "--store", str(path)],
+                              capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": REPO, "MPLBACKEND": "Agg"})
+        assert done.returncode == code, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+        if code == 2:  # one line naming the trial and what is wrong
+            assert done.stderr.count("\n") == 1 and "'__pickle__'" in done.stderr
+        out[args[0]] = done.stdout
+    assert "user attr 'params' holds the unknown tag '__pickle__'" in out["verify"]
+    assert "fine: 1 complete, 0 failed" in out["list"]  # one bad sweep hides no other
+    assert "crafted0: cannot be read" in out["list"]
+    assert not mark.exists()  # the payload never ran
 
 
 PASSWORD_STUDY = """
@@ -334,8 +368,7 @@ def test_passwords_never_print_with_a_real_postgresql_server(tmp_path, capsys, c
         pytest.skip("PostgreSQL's server binaries are missing")
     study = tmp_path / "pwtoy.py"
     study.write_text(PASSWORD_STUDY)
-    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__)))), "MPLBACKEND": "Agg", "SWEEPS_DEBUG": ""}
+    env = {**os.environ, "PYTHONPATH": REPO, "MPLBACKEND": "Agg", "SWEEPS_DEBUG": ""}
 
     def command(*args, debug=False):
         done = subprocess.run([sys.executable, "-m", "sweeps", *args], capture_output=True,

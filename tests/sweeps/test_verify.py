@@ -106,6 +106,8 @@ def test_a_value_that_is_not_the_historys_last(stored):
 
 @pytest.mark.parametrize("attr, value, expected", [
     ("history", {"__dict__": 5}, "user attr 'history' does not decode"),
+    ("params", {"x": {"__pickle__": "gASVDQAAAAAAAACMAm9zlIwGc3lzdGVtlJOULg=="}},
+     "user attr 'params' holds the unknown tag '__pickle__'"),
     ("history", "abc", "history is 'abc' (a str), not a list"),
     ("history", [1, 2, 3], "the history holds rows that are not dicts"),
     ("params", [1], "params is [1] (a list), not a dict"),

@@ -169,6 +169,13 @@ def check_sampler(sampler: Any) -> None:
     if not isinstance(sampler, (str, optuna.samplers.BaseSampler)):
         raise SweepsTypeError(f"sampler={sampler!r} must be one of {list(SAMPLERS)!r} or an "
                               "optuna.samplers.BaseSampler")
+    if sampler == "cmaes":
+        try:
+            import cmaes  # noqa: F401 - Optuna's CmaEsSampler imports it at the first trial
+        except ImportError:
+            raise SweepsValueError(
+                "sampler='cmaes' needs the cmaes package, which is not installed here: "
+                "pip install cmaes (or pass sampler='tpe')") from None
 
 
 def check_pruner(pruner: Any) -> None:

@@ -1,6 +1,7 @@
 """search(): Optuna samplers and pruners over the same create_task, names from params, resume."""
 import logging
 import pathlib
+import sys
 
 import optuna
 import pytest
@@ -183,6 +184,34 @@ def test_grid_sampler_needs_lists(store):
                     n_trials=3, metric="score_test", store=store, executor="sequential",
                     sampler="grid", progress=False)
     assert sorted(r.params["x"] for r in result) == [0.1, 0.2, 0.3]
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes"])
+def test_every_sampler_name_runs_a_search(store, sampler):
+    result = search(toys.create_hooked_task, dict(x=(0.0, 1.0), epochs=(2, 4)),
+                    data={"offset": 0}, n_trials=6, metric="score_test", store=store,
+                    executor="sequential", sampler=sampler, progress=False)
+    assert len(result) == 6 and all(r.ok for r in result)
+    assert all(2 <= r.params["epochs"] <= 4 and len(r.history) == r.params["epochs"]
+               for r in result)
+
+
+@pytest.mark.parametrize("pruner", ["median", "hyperband", "successive_halving"])
+def test_every_pruner_name_prunes(store, pruner):
+    result = _search(store, n_trials=24, pruner=pruner)
+    pruned = [r for r in result if r.status == PRUNED]
+    assert len(result) == 24 and pruned, [r.status for r in result]
+    # a pruner may also stop a trial at its last epoch: it is pruned, with its whole history
+    assert any(len(r.history) < 10 for r in pruned)
+    assert sum(len(r.history) for r in result) < 24 * 10
+
+
+def test_cmaes_without_its_package_is_refused_before_anything_is_written(store, marks,
+                                                                         monkeypatch):
+    monkeypatch.setitem(sys.modules, "cmaes", None)  # what `import cmaes` meets when missing
+    _refused(SweepsValueError, store, marks, dict(x=(0.0, 1.0)),
+             "sampler='cmaes' needs the cmaes package, which is not installed here: "
+             "pip install cmaes", sampler="cmaes")
 
 
 def test_sampler_and_pruner_objects_are_accepted(store):

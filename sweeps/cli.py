@@ -424,8 +424,20 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _print_board(result: Any, metric: Optional[str]) -> None:
     board = result.leaderboard(metric)
-    empty = f"sweep {result.name!r}: no complete task"
-    print(board.to_string(index=False) if len(board) else empty)
+    empty = f"sweep {printable(result.name)!r}: no complete task"
+    if not len(board):
+        print(empty)
+        return
+    # names, params and metric names come from the store: no cell may move the cursor
+    board.columns = [printable(column) for column in board.columns]
+    for column in board.columns:
+        if board[column].dtype == object:
+            board[column] = board[column].map(_printable_cell)
+    print("\n".join(printable(line) for line in board.to_string(index=False).split("\n")))
+
+
+def _printable_cell(value: Any) -> Any:
+    return printable(value) if isinstance(value, str) else value
 
 
 def _write_plots(result: Any, metric: Optional[str], folder: str, roles: dict,

@@ -318,3 +318,45 @@ def test_sweeps_debug_shows_the_traceback_that_the_one_line_error_hides(
     debug = sweeps_command(*args, "--store", store, cwd=tmp_path)
     assert debug.returncode != 0
     assert "Traceback (most recent call last)" in debug.stderr and shown in debug.stderr
+
+
+# ------------------------------------------------------------------ what a store holds
+
+
+def test_names_from_a_crafted_store_print_escaped_and_plots_stay_in_the_folder(tmp_path):
+    """A store written by someone else: a sweep named '../../escaped', a task name and a param
+    value with a newline and terminal escapes. The leaderboard shows them escaped and the plots
+    land inside --out."""
+    import copy
+
+    import optuna
+
+    from sweeps import Store, sweep
+    from tests.sweeps.tasks_for_tests import create_task
+
+    path = tmp_path / "s.log"
+    sweep(create_task, dict(x=[1]), data={"offset": 0}, store=str(path), name="ok",
+          executor="sequential", progress=False)
+    store = Store(path)
+    storage = store.optuna_storage()
+    (trial,) = storage.get_all_trials(store.study_id("ok"))
+    evil = copy.deepcopy(trial)
+    evil.number, evil._trial_id = -1, -1
+    evil.user_attrs.update(name="evil\n1 FAKE\x1b[2J", params={"x": "a\x1b[31mred"})
+    evil.system_attrs["sweeps:key"] = "another-key"
+    storage.create_new_trial(store.study_id("ok"), template_trial=evil)
+    escaped = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "../../escaped")
+    storage.create_new_trial(escaped, template_trial=copy.deepcopy(trial))
+    board = sweeps_command("leaderboard", "ok", "--store", str(path), cwd=tmp_path)
+    assert board.returncode == 0
+    assert "\x1b" not in board.stdout and "FAKE\\x1b[2J" in board.stdout
+    assert "a\\x1b[31mred" in board.stdout
+    assert len(board.stdout.splitlines()) == 3  # the header and two rows: no faked line
+    out = tmp_path / "deep" / "plots"
+    plot = sweeps_command("plot", "../../escaped", "--store", str(path), "--out", str(out),
+                          cwd=tmp_path)
+    assert plot.returncode == 0, plot.stderr
+    written = sorted(p.name for p in out.iterdir())
+    assert len(written) == 2 and all(".." not in name and "/" not in name for name in written)
+    for folder in (tmp_path, tmp_path.parent, tmp_path.parent.parent, out.parent):
+        assert list(folder.glob("*escaped*")) == [], folder

@@ -246,7 +246,8 @@ def test_sigkill_of_a_driver_leaves_no_process_no_file_and_loses_nothing(tmp_pat
     assert set(rerun.values()) <= {1}
     trials = Store(url).optuna_storage().get_all_trials(Store(url).study_id("killed"))
     assert sum(t.state.name == "COMPLETE" for t in trials) == 16 == len(trials)
-    assert list(temp.iterdir()) == []
+    # torch keeps its compile cache in the temp folder (/tmp/torchinductor_<user>) for good
+    assert [p.name for p in temp.iterdir() if not p.name.startswith("torchinductor_")] == []
     leftovers = {name for name in set(os.listdir("/tmp")) - temp_before if "sweeps" in name}
     assert not leftovers
     # beside the store: the journal, its two lock files, and copies of repaired damage only

@@ -360,3 +360,28 @@ def test_names_from_a_crafted_store_print_escaped_and_plots_stay_in_the_folder(t
     assert len(written) == 2 and all(".." not in name and "/" not in name for name in written)
     for folder in (tmp_path, tmp_path.parent, tmp_path.parent.parent, out.parent):
         assert list(folder.glob("*escaped*")) == [], folder
+
+
+HANGING_STUDY = textwrap.dedent("""
+    from sweeps import register
+    from tests.sweeps.tasks_for_tests import create_hanging_task, load_offset
+
+    register("clihang", create_hanging_task, grid=dict(x=[0, 1], hang_on=[(1,)]),
+             data=load_offset)
+""")
+
+
+@pytest.mark.parametrize("executor", ["sequential", pytest.param("processes",
+                                                                 marks=pytest.mark.slow)])
+def test_task_timeout_stops_a_hanging_task_and_the_run_goes_on(write_study, tmp_path, executor):
+    from sweeps import load_sweep
+
+    study = write_study("clihang", HANGING_STUDY)
+    store = str(tmp_path / "s.log")
+    jobs = ["--n-jobs", "2"] if executor == "processes" else []
+    done = sweeps_command("run", study, "--executor", executor, *jobs, "--store", store,
+                          "--no-progress", "--task-timeout", "1.5", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr  # a task did not complete
+    assert "ran 2 tasks (1 complete, 1 failed)" in done.stderr
+    statuses = {r.name: r.status for r in load_sweep("clihang", store)}
+    assert statuses == {"X0-HO1": "complete", "X1-HO1": "timed_out"}

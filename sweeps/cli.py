@@ -110,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--n-jobs", type=int, default=None,
                      help="worker processes (default: all cores)")
     run.add_argument("--executor", default="processes",
-                     help="processes (default: worker processes) or sequential (in this process)")
+                     help="processes (default: worker processes), sequential (in this process), "
+                          "fused (tasks of one network shape trained together) or dask (a local "
+                          "Dask cluster)")
     _store_option(run)
     run.add_argument("--name", default=None,
                      help="sweep name in the store (default: the study's name)")
@@ -163,7 +165,8 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--n-jobs", type=int, default=None,
                         help="worker processes on this machine (default: all cores)")
     worker.add_argument("--executor", default="processes",
-                        help="processes (default) or sequential (in this process)")
+                        help="processes (default), sequential (in this process), fused (tasks of one "
+                             "network shape trained together) or dask (a local Dask cluster)")
     worker.add_argument("--no-progress", dest="progress", action="store_false",
                         help="no progress bar")
     worker.set_defaults(command=_worker)

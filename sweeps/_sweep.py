@@ -331,6 +331,11 @@ def _common(problems: list, create_task: Any, data: Any, name: Any, store: Any, 
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         problems.append(SweepsValueError(f"seed={seed!r} must be an int, or None for no seeding"))
     executor_obj = _attempt(problems, make_executor, executor, n_jobs)
+    if task_timeout is not None and type(executor_obj).__name__ == "FusedExecutor":
+        problems.append(SweepsValueError(
+            f"task_timeout={task_timeout!r} cannot hold with executor='fused', which trains a "
+            "group of tasks together in this process, so one task cannot be stopped alone: use "
+            "executor='processes' (or 'sequential'), or leave task_timeout out"))
     # Even when n_jobs is wrong, say whether the functions could reach the workers.
     kind = executor_obj or (EXECUTORS.get(executor) if isinstance(executor, str) else None)
     if kind is not None and not kind.in_process and create_task is not None:

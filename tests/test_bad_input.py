@@ -153,8 +153,9 @@ def test_bad_executor_arguments(kwargs, shown, marks, store):
     (dict(task_timeout=-1), ["task_timeout=-1"]),
     (dict(task_timeout="10"), ["task_timeout='10'"]),
     (dict(task_timeout=math.nan), ["task_timeout=nan"]),
+    (dict(task_timeout=5, executor="fused"), ["task_timeout=5", "executor='fused'"]),
 ], ids=["metric-empty", "metric-int", "mode", "mode-and-direction", "timeout-negative",
-        "timeout-str", "timeout-nan"])
+        "timeout-str", "timeout-nan", "timeout-fused"])
 def test_bad_metrics_and_timeouts(kwargs, shown, marks, store):
     refused(SweepsError, run_sweep(store, grid={"x": [1]}, **kwargs), *shown, marks=marks,
             store=store)

@@ -20,6 +20,7 @@ from typing import Any, Optional, Sequence
 
 from ._errors import SweepsValueError
 from ._objective import default_direction, split_key
+from ._spec import PRUNED
 
 # Metrics whose values lie in [0, 1] (matched on the metric's name without its split): their
 # axes stay within those bounds.
@@ -493,8 +494,11 @@ def _bar_colors(params: list, column: Optional[str]) -> tuple[list, list]:
 def _rank_labels(board: Any) -> list[str]:
     counts = board["rank"].value_counts()
     width = len(str(board["rank"].max())) + 1
+    # a pruned task stopped early: its bar is not a final value, so its label says so
+    status = board["status"] if "status" in board else [None] * len(board)
     return [f"{str(rank) + ('=' if counts[rank] > 1 else ''):>{width}} {name}"
-            for rank, name in zip(board["rank"], board["name"])]
+            + (" (pruned)" if state == PRUNED else "")
+            for rank, name, state in zip(board["rank"], board["name"], status)]
 
 
 def _shade_ties(ax: Any, board: Any, positions: Sequence[int]) -> None:

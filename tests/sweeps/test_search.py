@@ -75,6 +75,20 @@ def test_pruning_stops_bad_trials_early_and_records_them_as_pruned(store):
         r for r in pruned if r.name == trial.user_attrs["name"]).history)
 
 
+def test_the_leaderboard_plot_marks_pruned_tasks(store, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    result = _search(store, n_trials=20, pruner="median")
+    pruned = {r.name for r in result if r.status == PRUNED}
+    assert pruned
+    ax = load_sweep(result.name, store).plot_leaderboard(top=None, path=tmp_path / "board.png")
+    labels = [label.get_text() for label in ax.get_yticklabels()]
+    assert len(labels) == len(result)
+    marked = {label.split()[1] for label in labels if label.endswith("(pruned)")}
+    assert marked == pruned
+
+
 def test_a_pruner_with_a_task_that_cannot_report_warns_once_and_runs_everything(store, caplog):
     with caplog.at_level(logging.WARNING):
         result = search(toys.create_searched_task, dict(x=(0.0, 1.0)), data={"offset": 0},

@@ -6,7 +6,7 @@ import sys
 import optuna
 import pytest
 
-from sweeps import Autonamer, Store, SweepsTypeError, SweepsValueError, load_sweep, search, sweep
+from sweeps import Autonamer, SweepsTypeError, SweepsValueError, load_sweep, search, sweep
 from sweeps._spec import PRUNED
 from tests import bad_input_tasks as marked
 from tests.sweeps import tasks_for_tests as toys
@@ -276,7 +276,6 @@ def test_a_search_name_held_by_other_params_gets_a_suffix(store):
 @pytest.mark.slow
 def test_the_pruning_benchmark_runs_and_prints_both_searches(tmp_path):
     import subprocess
-    import sys
 
     script = pathlib.Path(__file__).resolve().parents[2] / "benchmarks" / "pruning.py"
     done = subprocess.run([sys.executable, str(script), "--trials", "6", "--epochs", "4",

@@ -396,8 +396,6 @@ def test_the_trial_of_a_killed_driver_goes_back_to_the_queue_on_every_storage(an
     import socket
     import subprocess
 
-    from sweeps import _trials
-
     dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                               capture_output=True, text=True, check=True).stdout)
     name, log = f"killed-{tmp_path.name[-24:]}", str(tmp_path / "runs.txt")

@@ -8,7 +8,6 @@ exist afterwards, and the CLI cases run in an empty folder that must stay empty 
 """
 import io
 import math
-import os
 
 import pytest
 

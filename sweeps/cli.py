@@ -26,6 +26,7 @@ from ._urls import printable, redacted
 EXIT_FAILED_TASKS = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # as a shell reports a command stopped by SIGPIPE
 
 
 class _UsageError(Exception):
@@ -50,6 +51,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         message = printable(redacted(" ".join(str(error).split())))  # one safe line
         print(f"sweeps: error: {message}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader has gone (sweeps leaderboard NAME | head): stop quietly
+        _drop_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as error:  # not ours (a file that cannot be written, ...): still one line
         if os.environ.get("SWEEPS_DEBUG"):
             raise
@@ -80,6 +84,14 @@ def entry() -> None:
     atexit._run_exitfuncs()
     _flush()
     os._exit(code)
+
+
+def _drop_stdout() -> None:
+    # What is still buffered cannot reach the closed pipe; without this, the flush at exit
+    # raises BrokenPipeError again and Python prints "Exception ignored ...".
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _flush() -> None:

@@ -214,6 +214,23 @@ def test_run_list_leaderboard_through_python_m_sweeps(study, tmp_path):
     assert names == ["X3", "X2", "X1"]
 
 
+def test_a_reader_that_stops_early_ends_the_command_quietly(study, tmp_path):
+    """`sweeps leaderboard NAME | head -1`: the pipe closes before the table is written."""
+    store = str(tmp_path / "s.log")
+    assert sweeps_command("run", study, "--executor", "sequential", "--store", store,
+                          "--no-progress", cwd=tmp_path).returncode == 0
+    env = {**os.environ, "PYTHONPATH": REPO, "MPLBACKEND": "Agg"}
+    for command in (["leaderboard", "clitoy"], ["list"]):
+        reader, writer = os.pipe()
+        os.close(reader)  # the reader is gone before anything is written
+        with subprocess.Popen([sys.executable, "-m", "sweeps", *command, "--store", store],
+                              cwd=tmp_path, env=env, stdout=writer, stderr=subprocess.PIPE,
+                              text=True) as process:
+            os.close(writer)
+            _, err = process.communicate(timeout=120)
+        assert (process.returncode, err) == (141, ""), command
+
+
 def test_an_error_through_python_m_sweeps(tmp_path):
     result = sweeps_command("run", "irsi", cwd=tmp_path)
     assert result.returncode == 2

@@ -336,12 +336,17 @@ def _first_time(token: str, warning: Any) -> bool:
     """True in the first process of this sweep to see ``warning`` (a marker file decides)."""
     key = f"{warning.category.__name__}|{warning.message}|{warning.filename}|{warning.lineno}"
     folder = _marker_folder(token)
-    os.makedirs(folder, exist_ok=True)
     marker = os.path.join(folder, hashlib.sha1(key.encode()).hexdigest()[:20])
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:  # a full or read-only temp folder: show it (perhaps again) rather than fail
+        return True
     try:
         os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
     except FileExistsError:
         return False
+    except OSError:
+        return True
     return True
 
 

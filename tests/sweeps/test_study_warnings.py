@@ -41,6 +41,27 @@ def test_in_process_the_warning_points_at_the_file_once(write_study, tmp_path):
     assert [(w.filename, w.lineno) for w in ours] == [(path, LINE)] * 2  # once in each sweep
 
 
+def test_a_full_temp_folder_still_builds_the_tasks_and_shows_the_warning(write_study, tmp_path,
+                                                                        monkeypatch, tmpfs):
+    """Once-per-sweep is kept with marker files in the temp folder; when none can be made there
+    the warning is shown (perhaps more than once) and no task fails for it."""
+    import tempfile
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    tmpfs(folder, "size=64k,nr_inodes=2", "needs root to mount a tiny tmpfs")
+    (folder / "filler").touch()  # the last inode: no file or folder can be made there now
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    path = write_study("warny", STUDY)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = sweep(path, store=Store(str(tmp_path / "s.log")), executor="sequential",
+                       progress=False)
+    assert len(result) == 4 and all(r.ok for r in result), result.failed
+    ours = [w for w in caught if "create_task was called" in str(w.message)]
+    assert ours and {(w.filename, w.lineno) for w in ours} == {(path, LINE)}
+
+
 @pytest.mark.slow
 def test_worker_processes_show_it_once_with_the_file_and_line(write_study, tmp_path):
     path = write_study("warny", STUDY)

@@ -478,10 +478,14 @@ class _Participant:
             taken = {e.name: e.key for e in entries if e.name}
             name = plan.namer.name(params)
             if name in taken:
-                from ._autonamer import _capped, _digest
+                from ._autonamer import _capped
 
-                if taken[name] != key:  # other params, the same name at 3 digits
-                    name = _capped(name, "-" + _digest(key))
+                if taken[name] != key:  # other params, the same name at 3 digits: -v2, -v3, ...
+                    base, variant = name, 2
+                    name = _capped(base, f"-v{variant}")
+                    while name in taken and taken[name] != key:
+                        variant += 1
+                        name = _capped(base, f"-v{variant}")
                 repeat = 2
                 base = name
                 while name in taken:  # the sampler proposed these params again: a replicate

@@ -263,14 +263,23 @@ def test_grid_sweeps_keep_their_names(store):
 
 
 def test_a_search_name_held_by_other_params_gets_a_suffix(store):
-    result = search(toys.create_hooked_task, dict(x=[0.12341, 0.12342]), data={"offset": 0},
-                    n_trials=2, metric="score_test", store=store, executor="sequential",
-                    sampler="grid", progress=False)
-    names = sorted(r.name for r in result)
-    assert names[0] == "X0123" and names[1].startswith("X0123-") and len(set(names)) == 2
+    result = search(toys.create_hooked_task, dict(x=[0.12341, 0.12342, 0.12343]),
+                    data={"offset": 0}, n_trials=3, metric="score_test", store=store,
+                    executor="sequential", sampler="grid", progress=False)
+    # the first keeps the name; the others, other params with the same 3-digit name, are numbered
+    assert sorted(r.name for r in result) == ["X0123", "X0123-v2", "X0123-v3"]
     # the name has 3 digits, the params (recorded and read back) the full value
     for got in (result, load_sweep(result.name, store)):
-        assert sorted(r.params["x"] for r in got) == [0.12341, 0.12342]
+        assert sorted(r.params["x"] for r in got) == [0.12341, 0.12342, 0.12343]
+        assert len({(r.name, r.params["x"]) for r in got}) == 3
+
+
+def test_the_same_params_sampled_again_are_numbered_replicates(store):
+    result = search(toys.create_hooked_task, dict(x=[0.5]), data={"offset": 0}, n_trials=3,
+                    metric="score_test", store=store, executor="sequential", sampler="random",
+                    progress=False)
+    assert sorted(r.name for r in result) == ["X05", "X05-r2", "X05-r3"]
+    assert all(r.ok and r.params == {"x": 0.5} for r in result)
 
 
 @pytest.mark.slow

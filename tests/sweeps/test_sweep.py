@@ -395,7 +395,7 @@ _SLOW_SWEEP = textwrap.dedent("""
     import sys
     from sweeps import sweep
     from tests.sweeps.tasks_for_tests import create_task, load_offset
-    sweep(create_task, dict(x=list(range(16)), delay=0.25), data=load_offset, store=sys.argv[1],
+    sweep(create_task, dict(x=list(range(16)), delay=0.5), data=load_offset, store=sys.argv[1],
           name="slow", n_jobs=2, progress=False)
 """)
 
@@ -429,10 +429,10 @@ def test_ctrl_c_records_what_finished_kills_workers_and_resumes(tmp_path):
         time.sleep(0.1)
     assert not any(_alive(pid) for pid in workers), "worker processes outlived the sweep"
 
-    result = sweep(toys.create_task, dict(x=list(range(16)), delay=0.25), data=toys.load_offset,
-                   store=url, name="slow", executor="sequential", progress=False)
+    result = sweep(toys.create_task, dict(x=list(range(16)), delay=0.5), data=toys.load_offset,
+                   store=url, name="slow", n_jobs=2, progress=False)
     assert all(r.ok for r in result) and len(result) == 16
-    rerun = {r.name for r in result if r.metrics["pid"] == os.getpid()}
+    rerun = {r.name for r in result if r.metrics["pid"] not in workers}
     assert rerun == {r.name for r in result} - set(done)
 
 

@@ -392,7 +392,10 @@ def test_errors_are_sweeps_errors_and_builtins():
 # ------------------------------------------------------------------ Ctrl-C, for real
 
 _SLOW_SWEEP = textwrap.dedent("""
-    import sys
+    import signal, sys
+    # Ctrl-C as in a terminal: a test run started in the background (bash's `cmd &`) ignores
+    # SIGINT, and its children would inherit that and never be interrupted
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from sweeps import sweep
     from tests.sweeps.tasks_for_tests import create_task, load_offset
     sweep(create_task, dict(x=list(range(16)), delay=0.5), data=load_offset, store=sys.argv[1],

@@ -10,6 +10,7 @@ split: the later, whole operation is kept.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -23,15 +24,24 @@ logger = logging.getLogger(__name__)
 _OP_START = b'{"op_code"'
 
 
+# a lock file cannot be created here: a read-only filesystem, a folder of another user
+_UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
 @contextlib.contextmanager
 def file_lock(path: pathlib.Path) -> Iterator[None]:
     """An exclusive lock on ``path`` between processes (``flock``; the file is created if needed).
 
     Optuna's own journal lock is a separate file; this one guards what sweeps does in several
-    steps (enqueue a grid, repair the file) against other participants doing the same.
+    steps (enqueue a grid, repair the file) against other participants doing the same. Where the
+    lock file cannot be created (a read-only filesystem or folder) an existing one is locked
+    read-only, and without one the block runs unlocked: nobody can write there to change the
+    store under a reader, and a writer is refused before it writes (``Store.check``).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    handle = _open_lock(path)
+    if handle is None:
+        yield
+        return
     try:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
@@ -40,6 +50,22 @@ def file_lock(path: pathlib.Path) -> Iterator[None]:
         # and closing ours alone would leave the lock held until that worker exits
         fcntl.flock(handle, fcntl.LOCK_UN)
         os.close(handle)
+
+
+def _open_lock(path: pathlib.Path) -> int | None:
+    """A descriptor of the lock file, created if it can be; None where none exists or can be."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError as error:
+        if error.errno not in _UNWRITABLE:
+            raise
+    try:
+        return os.open(path, os.O_RDONLY)  # flock locks a read-only descriptor too
+    except OSError as error:
+        if error.errno not in _UNWRITABLE + (errno.ENOENT,):
+            raise
+        return None
 
 
 def _whole(line: bytes) -> bytes | None:
@@ -126,7 +152,15 @@ def repair(path: pathlib.Path) -> list[str]:
     with file_lock(pathlib.Path(append_lock_path(path))):
         if not damage(path):
             return []
-        return _rewrite(path, path.read_bytes())
+        try:
+            return _rewrite(path, path.read_bytes())
+        except OSError as error:
+            if error.errno not in _UNWRITABLE:
+                raise
+            # a store nobody can write: read as it is (Optuna's reader passes a torn last line)
+            logger.warning("the journal %s is damaged and cannot be repaired here (%s); it is "
+                           "read as it is", path, error.strerror)
+            return []
 
 
 def append_lock_path(path: Any) -> str:

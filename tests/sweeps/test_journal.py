@@ -144,3 +144,38 @@ def test_a_write_in_flight_during_a_repair_is_not_lost(tmp_path):
     lines = path.read_bytes().splitlines()
     assert lines[-1] == whole.strip() and b"garbage" not in path.read_bytes()
     assert Store(path).list_sweeps() == ["first", "second"]
+
+
+@pytest.mark.parametrize("locks", ["kept", "gone"])
+def test_a_store_on_a_read_only_filesystem_stays_readable(tmp_path, tmpfs, locks):
+    """Reading locks nothing it cannot create (it raised 'OSError: [Errno 30] Read-only file
+    system: .../s.log.sweeps-lock'); writing is still refused with one clear line. As root the
+    folder-permission case (EACCES) cannot be made: root creates files in any folder."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    tmpfs(folder, "size=4m", "needs root to mount a tmpfs and turn it read-only")
+    path = folder / "s.log"
+    sweep(toys.create_task, dict(x=[1, 2]), data=toys.load_offset, store=str(path), name="a",
+          executor="sequential", progress=False)
+    if locks == "gone":  # a bare journal copied onto read-only media
+        for lock in folder.glob("s.log.*"):
+            lock.unlink()
+    with open(path, "ab") as handle:
+        handle.write(b'{"op_code": 4, "tor')  # a torn last line: cannot be repaired here
+    subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+    before = sorted(os.listdir(folder))
+    assert len(load_sweep("a", store=str(path))) == 2
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    for args in (["list"], ["verify", "a"], ["leaderboard", "a"]):
+        run = subprocess.run([sys.executable, "-m", "sweeps", *args, "--store", str(path)],
+                             capture_output=True, text=True, cwd=repo, timeout=120)
+        assert run.returncode == 0 and "Traceback" not in run.stderr, (args, run.stderr)
+        assert "a" in run.stdout
+    with pytest.raises(SweepsError, match="cannot be written"):
+        sweep(toys.create_task, dict(x=[3]), data=toys.load_offset, store=str(path), name="a",
+              executor="sequential", progress=False)
+    assert sorted(os.listdir(folder)) == before
+    assert len(load_sweep("a", store=str(path))) == 2

@@ -356,6 +356,59 @@ class Store:
                 storage.set_study_user_attr(study_id, "meta", encode(meta))
         return study_id
 
+    def check_create_task(self, sweep: str, create_task: Any) -> None:
+        """Refuse to go on with ``sweep`` when the store holds it begun by another create_task.
+
+        Tasks are matched by their params alone, so two functions that share a sweep name (both
+        called ``create_task``, say) would share results: the second would be handed the first
+        one's. Only import paths are compared (module + qualname); a sweep whose recorded
+        create_task is not one (a partial, an object) is not checked. Reads, writes nothing.
+        """
+        recorded = self.meta(sweep).get("create_task")
+        current = function_path(create_task)
+        if not _is_import_path(recorded) or not _is_import_path(current) or recorded == current:
+            return
+        suggestion = self._free_name(current)
+        url = self.display_url
+        raise SweepsValueError(
+            f"sweep {sweep!r} in the store {url!r} was begun by create_task {recorded}, not by "
+            f"{current}: tasks are matched by their params alone, so this sweep would be handed "
+            f"the results of {recorded}'s tasks. Give this sweep its own name, e.g. "
+            f"name={suggestion!r} (--name on the command line), or use another store. If "
+            f"{current} is {recorded} moved to another module, record its new place once with "
+            f"sweeps.Store({url!r}).set_create_task({sweep!r}, '{current}') and run again.")
+
+    def set_create_task(self, sweep: str, create_task: Any) -> None:
+        """Record ``create_task`` (a function or its import path, ``'package.module.name'``) as
+        the one that runs ``sweep``: for a create_task moved to another module, so that the
+        sweep goes on with its recorded results (and ``sweeps worker`` imports the new path)."""
+        study_id = self.study_id(sweep)
+        if study_id is None:
+            raise self.unknown(sweep)
+        path = create_task if isinstance(create_task, str) else function_path(create_task)
+        if not _is_import_path(path):
+            raise SweepsValueError(
+                f"create_task={create_task!r} is not a function with an import path (module + "
+                "name) nor such a path as a str, e.g. 'my_project.tasks.create_task'")
+        with self.lock(sweep):
+            meta = self.meta(sweep)
+            meta["create_task"] = path
+            self._open().set_study_user_attr(study_id, "meta", encode(meta))
+
+    def _free_name(self, create_task_path: str) -> str:
+        """A sweep name after the function's module, that this store does not hold yet."""
+        import re
+
+        module, _, qualname = create_task_path.rpartition(".")
+        stem = f"{module.rpartition('.')[2].lstrip('_')}-{qualname}" if module else qualname
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).lstrip(".")[:60] or "sweep"
+        taken = set(self.list_sweeps())
+        number = 2
+        name = stem
+        while name in taken:
+            name, number = f"{stem}-{number}", number + 1
+        return name
+
     def fix_metric(self, sweep: str, result: TaskResult) -> tuple[str, str]:
         """The sweep's (metric, mode); the first complete result fixes them when nobody did."""
         storage = self._open()
@@ -425,6 +478,19 @@ class Store:
             intermediate_values=intermediate_values(result, metric) if metric else {},
         )
         storage.create_new_trial(study_id, template_trial=trial)
+
+
+def function_path(fn: Any) -> str:
+    """``module.qualname`` of a function (or class): how the store names a sweep's create_task;
+    ``repr`` for what has none (a partial, an object)."""
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None)
+    return f"{module}.{qualname}" if module and qualname else repr(fn)
+
+
+def _is_import_path(path: Any) -> bool:
+    return isinstance(path, str) and bool(path) and all(
+        part.isidentifier() or part in ("<locals>", "<lambda>") for part in path.split("."))
 
 
 def _open_database(url: str, attempts: int = 5) -> Any:

@@ -30,7 +30,7 @@ from ._objective import check_mode
 from ._registry import get_study
 from ._results import SweepResult
 from ._spec import FAILED, TaskResult
-from ._store import Store
+from ._store import Store, function_path
 from ._urls import printable
 from ._trials import fail_lost, params_key, release_stale
 from ._work import (  # noqa: F401 - derive_seed and seed_everything are public here too
@@ -158,6 +158,7 @@ def sweep(
     namer = _attempt(problems, Autonamer, create_task, prefix=prefix, abbreviations=abbreviations)
     specs = None if namer is None else _attempt(problems, namer.specs, **grid)
     _check_store(problems, plan)
+    _check_same_task(plan)
     plan.specs = specs
     plan.meta = {"kind": "grid", "create_task": _describe(create_task), "data": _loader(data),
                  "seed": seed, "grid": grid, "prefix": prefix, "abbreviations": abbreviations}
@@ -242,6 +243,7 @@ def search(
         problems.extend(_unpicklable("pruner", pruner) if pruner is not None
                         and not isinstance(pruner, str) else [])
     _check_store(problems, plan)
+    _check_same_task(plan)
     plan.search = SearchPlan(space_obj, n_trials, sampler, pruner, namer)
     plan.meta = {"kind": "search", "create_task": _describe(create_task), "data": _loader(data),
                  "seed": seed, "space": space_obj.to_json(), "n_trials": n_trials,
@@ -363,6 +365,12 @@ def _check_store(problems: list, plan: _Plan) -> None:
     if problems:
         _raise(problems)
     plan.store.check()
+
+
+def _check_same_task(plan: _Plan) -> None:
+    """A sweep name the store gives to another create_task is refused before anything is
+    written (``Store.check_create_task``); ``sweeps worker`` imports the recorded one."""
+    plan.store.check_create_task(plan.name, plan.create_task)
 
 
 def _loader(data: Any) -> Optional[str]:
@@ -920,6 +928,4 @@ def _failure_message(result: TaskResult) -> str:
 
 
 def _describe(fn: Any) -> str:
-    module = getattr(fn, "__module__", None)
-    qualname = getattr(fn, "__qualname__", None)
-    return f"{module}.{qualname}" if module and qualname else repr(fn)
+    return function_path(fn)

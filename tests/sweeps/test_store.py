@@ -377,6 +377,36 @@ def test_the_readme_resume_paragraph_holds_on_every_storage(any_url, tmp_path):
     assert [t.state.name for t in trials] == ["COMPLETE", "FAIL", "COMPLETE", "COMPLETE"]
 
 
+def test_a_sweep_name_begun_by_another_create_task_is_refused_on_every_storage(any_url, tmp_path):
+    """Two functions called create_task share the default sweep name; tasks are matched by
+    params alone, so the second was handed the first one's results. Refused before anything is
+    written; the same function resumes; a moved function goes on once its new place is recorded."""
+    from sweeps import sweep
+    from tests import bad_input_tasks as other
+    from tests.sweeps import tasks_for_tests as toys
+
+    name = f"create_task-{tmp_path.name[-24:]}"
+    run = dict(data={"offset": 0}, store=any_url, name=name, executor="sequential",
+               progress=False)
+    first = sweep(toys.create_task, dict(x=[1, 2]), **run)
+    store = Store(any_url)
+    trials = len(store.optuna_storage().get_all_trials(store.study_id(name)))
+    with pytest.raises(SweepsValueError) as caught:
+        sweep(other.create_task, dict(x=[1, 2]), **run)
+    message = str(caught.value)
+    assert ("was begun by create_task tests.sweeps.tasks_for_tests.create_task, not by "
+            "tests.bad_input_tasks.create_task") in message
+    assert "name='bad_input_tasks-create_task'" in message and ".set_create_task(" in message
+    assert len(store.optuna_storage().get_all_trials(store.study_id(name))) == trials
+    assert store.meta(name)["create_task"] == "tests.sweeps.tasks_for_tests.create_task"
+    again = sweep(toys.create_task, dict(x=[1, 2]), **run)  # the same function resumes
+    assert [r.metrics for r in again] == [r.metrics for r in first]
+    assert len(store.optuna_storage().get_all_trials(store.study_id(name))) == trials
+    Store(any_url).set_create_task(name, "tests.bad_input_tasks.create_task")
+    moved = sweep(other.create_task, dict(x=[1, 2]), **run)
+    assert [r.metrics for r in moved] == [r.metrics for r in first]  # recorded, not run again
+
+
 def _held_trial(url, name, log, x, lease):
     """A sweep whose one trial is RUNNING under ``lease``, as a killed driver leaves it."""
     from sweeps import Autonamer, _trials

@@ -269,6 +269,53 @@ def test_run_task_on_a_study(toy_study, store):
         run_task(toy_study, "X22")
 
 
+def test_another_create_task_under_the_same_default_name_is_refused(store, tmp_path):
+    """Both functions are called create_task, so both default to the sweep 'create_task': the
+    second used to be handed the first one's results (or fail on a param it never had)."""
+    from sweeps import search
+    from tests import bad_input_tasks as other
+
+    first = sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=store,
+                  executor="sequential", progress=False)
+    written = os.path.getsize(tmp_path / "store.log")
+    for start in (lambda: sweep(other.create_task, dict(x=[1, 2]), data=None, store=store,
+                                executor="sequential", progress=False),
+                  lambda: search(other.create_task, dict(x=[1, 2]), data=None, store=store,
+                                 n_trials=2, metric="score", executor="sequential",
+                                 progress=False)):
+        with pytest.raises(SweepsValueError, match=(
+                r"sweep 'create_task' .* was begun by create_task "
+                r"tests\.sweeps\.tasks_for_tests\.create_task, not by "
+                r"tests\.bad_input_tasks\.create_task: .* name='bad_input_tasks-create_task'")):
+            start()
+    assert os.path.getsize(tmp_path / "store.log") == written
+    # its own name runs it; the first sweep, resumed, still holds its own results
+    own = sweep(other.create_task, dict(x=[1, 2]), data=None, store=store, name="other",
+                executor="sequential", progress=False)
+    assert [r.metrics["score"] for r in own] == [1.0, 2.0]
+    again = sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=store,
+                  executor="sequential", progress=False)
+    assert [r.metrics for r in again] == [r.metrics for r in first]
+
+
+def test_a_study_by_name_and_a_study_file_resume_under_their_names(toy_study, store, write_study):
+    for _ in range(2):
+        assert len(sweep(toy_study, store=store, executor="sequential", progress=False)) == 2
+    path = write_study("filed", textwrap.dedent("""
+        import sweeps
+        from tests.sweeps import tasks_for_tests as toys
+
+        def create_task(x):
+            return toys.create_task(x, epochs=1)
+
+        sweeps.register("filed", create_task, grid=dict(x=[1, 2]), data={"offset": 0})
+    """))
+    for _ in range(2):
+        assert len(sweep(path, store=store, executor="sequential", progress=False)) == 2
+    trials = store.optuna_storage().get_all_trials(store.study_id("filed"))
+    assert len(trials) == 2  # resumed: nothing ran twice
+
+
 # ------------------------------------------------------------------ bad input, before anything runs
 
 

@@ -322,11 +322,14 @@ class SweepResult:
 
     def __repr__(self) -> str:
         n_complete = sum(r.status == COMPLETE for r in self.results)
-        n_failed = sum(r.status in (FAILED, TIMED_OUT) for r in self.results)
+        n_failed = sum(r.status == FAILED for r in self.results)
+        n_timed_out = sum(r.status == TIMED_OUT for r in self.results)
         n_pruned = sum(r.status == PRUNED for r in self.results)
         pruned = f"{n_pruned} pruned, " if n_pruned else ""
+        timed_out = f"{n_timed_out} timed out, " if n_timed_out else ""
         return (
             f"SweepResult({self.name!r}, {n_complete} complete, {pruned}{n_failed} failed, "
+            f"{timed_out}"
             f"metric={self.metric!r}, direction={self.direction!r})"
         )
 

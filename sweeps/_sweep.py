@@ -29,7 +29,7 @@ from ._executors import EXECUTORS, Executor, WorkerCrash, make_executor
 from ._objective import check_mode
 from ._registry import get_study
 from ._results import SweepResult
-from ._spec import FAILED, TaskResult
+from ._spec import FAILED, TIMED_OUT, TaskResult
 from ._store import Store, function_path
 from ._urls import printable
 from ._trials import fail_lost, params_key, release_stale
@@ -651,7 +651,7 @@ class _Driver:
         self.bar = _progress_bar_class()(
             total=total, desc=plan.name, unit="task", file=sys.stderr, disable=not plan.progress,
             mininterval=0.5, dynamic_ncols=True)
-        self.done = self.failed = 0
+        self.done = self.failed = self.timed_out = 0
         self.background: Optional[_Background] = None
         self.idle_crashes = 0  # participants that died holding no trial, since the last result
         self.overdue: set = set()  # pids of workers stopped for running past task_timeout
@@ -694,9 +694,19 @@ class _Driver:
             raise
         finally:
             self.bar.close()
-        if self.failed:
-            logger.warning("sweep %r: %d of %d tasks failed; their tracebacks are in "
-                           "result.failed", self.plan.name, self.failed, self.done)
+        if self.failed or self.timed_out:
+            logger.warning("sweep %r: %s; %s in result.failed", self.plan.name,
+                           self._lost_summary(),
+                           "their tracebacks are" if self.failed else "they are listed")
+
+    def _lost_summary(self) -> str:
+        """'1 of 4 tasks failed, 2 timed out (task_timeout=1s)': timed-out tasks did not fail."""
+        parts = [f"{self.failed} of {self.done} tasks failed"] if self.failed else []
+        if self.timed_out:
+            of = "" if parts else f" of {self.done} tasks"
+            parts.append(f"{self.timed_out}{of} timed out "
+                         f"(task_timeout={self.plan.task_timeout:g}s)")
+        return ", ".join(parts)
 
     def _all_done(self, entries: list) -> bool:
         return not self._work_left(entries) and not any(e.state == "RUNNING" for e in entries)
@@ -757,9 +767,14 @@ class _Driver:
             self.done = finished
         for entry in failures:
             self.seen_failures.add(entry.trial_id)
-            self.failed += 1
-            self.bar.set_postfix(failed=self.failed, refresh=False)
             result = self.store.result(entry.trial_id)
+            if result.status == TIMED_OUT:
+                self.timed_out += 1
+            else:
+                self.failed += 1
+            self.bar.set_postfix(refresh=False, **{
+                key: count for key, count in (("failed", self.failed),
+                                              ("timed_out", self.timed_out)) if count})
             if not result.ok:
                 logger.info("task %r failed:\n%s", result.name, result.error)
                 if self.plan.on_error == "raise":

@@ -240,6 +240,22 @@ def test_progress_bar_shows_failures(store, capsys):
     assert "2/2" in err and "failed=1" in err
 
 
+@pytest.mark.parametrize("fail_x,said,counts", [
+    ((), "sweep 'create_hanging_task': 2 of 4 tasks timed out (task_timeout=0.5s); they are "
+         "listed in result.failed", "2 complete, 0 failed, 2 timed out"),
+    ((0,), "sweep 'create_hanging_task': 1 of 4 tasks failed, 2 timed out (task_timeout=0.5s); "
+           "their tracebacks are in result.failed", "1 complete, 1 failed, 2 timed out"),
+])
+def test_timed_out_tasks_are_told_apart_from_failed_ones(store, caplog, fail_x, said, counts):
+    with caplog.at_level("WARNING", logger="sweeps._sweep"):
+        result = sweep(toys.create_hanging_task, dict(x=[0, 1, 2, 3], hang_on=(1, 2)),
+                       data={"offset": 0, "fail_x": fail_x}, store=store,
+                       executor="sequential", task_timeout=0.5, progress=False)
+    assert said in caplog.text
+    assert repr(result) == (f"SweepResult('create_hanging_task', {counts}, "
+                            "metric='score_test', direction='maximize')")
+
+
 # ------------------------------------------------------------------ studies
 
 

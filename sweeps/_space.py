@@ -141,6 +141,21 @@ class Space:
         return f"Space({self.distributions!r})"
 
 
+def check_grid_trials(grid: dict, n_trials: Any) -> None:
+    """With sampler='grid', ``n_trials`` may not exceed the grid's points: Optuna's GridSampler
+    would run the extra trials again on points it already ran (warning at each)."""
+    points = 1
+    for values in grid.values():
+        points *= len(values)
+    if isinstance(n_trials, int) and not isinstance(n_trials, bool) and n_trials > points:
+        sizes = ", ".join(f"{name}: {len(values)} value{'s' if len(values) != 1 else ''}"
+                          for name, values in grid.items())
+        raise SweepsValueError(
+            f"n_trials={n_trials!r} is more than the {points} points of this space ({sizes}), "
+            f"and sampler='grid' runs each point once: pass n_trials={points}, add values to "
+            "the space, or use another sampler")
+
+
 def _label(value: Any) -> Any:
     return value if isinstance(value, _PRIMITIVE) else repr(value)
 

@@ -217,7 +217,7 @@ def search(
         ...                 data=load_bundle, n_trials=30, metric='accuracy_test',
         ...                 pruner='median')                                      # doctest: +SKIP
     """
-    from ._space import Space, check_pruner, check_sampler
+    from ._space import Space, check_grid_trials, check_pruner, check_sampler
 
     create_task, _, data, default_name, problems = _resolve(create_task, None, data, grid_given=False)
     if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
@@ -231,7 +231,9 @@ def search(
     _attempt(problems, check_sampler, sampler)
     _attempt(problems, check_pruner, pruner)
     if space_obj is not None and sampler == "grid":
-        _attempt(problems, space_obj.grid)
+        grid = _attempt(problems, space_obj.grid)
+        if grid is not None:
+            _attempt(problems, check_grid_trials, grid, n_trials)
     plan = _common(problems, create_task, data, name if name is not None else _default_name(default_name), store, executor, n_jobs,
                    seed, on_error, progress, metric, mode, None, task_timeout, devices,
                    tasks_per_device)

@@ -200,6 +200,18 @@ def test_grid_sampler_needs_lists(store):
     assert sorted(r.params["x"] for r in result) == [0.1, 0.2, 0.3]
 
 
+def test_a_grid_search_with_more_trials_than_points_is_refused(store, marks, caplog):
+    message = _refused(SweepsValueError, store, marks, dict(x=[1, 2, 3], y=[1]),
+                       "n_trials=10 is more than the 3 points of this space (x: 3 values, y: 1 value), and "
+                       "sampler='grid' runs each point once: pass n_trials=3",
+                       sampler="grid", n_trials=10)
+    assert "re-evaluating" not in message + caplog.text
+    result = search(toys.create_hooked_task, dict(x=[0.1, 0.2, 0.3]), data={"offset": 0},
+                    n_trials=2, metric="score_test", store=store, executor="sequential",
+                    sampler="grid", progress=False)  # fewer trials than points: a part
+    assert len(result) == 2
+
+
 @pytest.mark.parametrize("sampler", ["tpe", "random", "cmaes"])
 def test_every_sampler_name_runs_a_search(store, sampler):
     result = search(toys.create_hooked_task, dict(x=(0.0, 1.0), epochs=(2, 4)),

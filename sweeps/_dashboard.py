@@ -90,20 +90,63 @@ def annotate(storage: Any) -> int:
 
 
 def serve(store: Any, host: str, port: int) -> None:
-    """Serve ``store`` in optuna-dashboard until interrupted, notes kept up to date."""
+    """Serve ``store`` in optuna-dashboard until interrupted, notes kept up to date.
+
+    The port is bound before anything is printed: a port in use is one clear error that names
+    ``--port``, not a "Listening on" line followed by ``OSError``.
+    """
     import optuna_dashboard
 
     storage = store.optuna_storage()
-    annotate(storage)
-    stop = threading.Event()
-    thread = threading.Thread(target=_keep_annotating, args=(storage, stop), daemon=True,
-                              name="sweeps-dashboard-notes")
-    thread.start()
-    print(f"serving {store.display_url} on http://{host}:{port}/ (Ctrl-C stops)", file=sys.stderr)
+    server = _listen(host, port, optuna_dashboard.wsgi(storage))
     try:
-        optuna_dashboard.run_server(storage, host=host, port=port)
+        annotate(storage)
+        stop = threading.Event()
+        thread = threading.Thread(target=_keep_annotating, args=(storage, stop), daemon=True,
+                                  name="sweeps-dashboard-notes")
+        thread.start()
+        print(f"serving {store.display_url} on http://{_url_host(host)}:{server.server_port}/ "
+              "(Ctrl-C stops)", file=sys.stderr)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:  # Ctrl-C is how a dashboard ends: nothing to report
+            pass
+        finally:
+            stop.set()
     finally:
-        stop.set()
+        server.server_close()
+
+
+def _listen(host: str, port: int, app: Any) -> Any:
+    """A WSGI server bound to ``host:port`` (what optuna-dashboard's run_server makes, bound
+    before it says it listens)."""
+    import errno
+    import socket
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    from ._errors import SweepsValueError
+
+    class Handler(WSGIRequestHandler):
+        def address_string(self) -> str:  # no reverse DNS lookup per request
+            return self.client_address[0]
+
+    class Server(WSGIServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    try:
+        return make_server(host, port, app, Server, Handler)
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            raise SweepsValueError(
+                f"port {port} on {host} is in use (another dashboard or server listens there); "
+                f"pass another port, e.g. --port {port + 1 if port < 65535 else 8080}") from None
+        raise SweepsValueError(
+            f"cannot listen on {host}:{port} ({error.strerror or error}); check --host (an "
+            "address of this machine, e.g. 127.0.0.1 or 0.0.0.0) and --port") from None
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def _keep_annotating(storage: Any, stop: threading.Event) -> None:

@@ -6,7 +6,11 @@ them, calls the loader once, and works the queue like any participant until noth
 """
 from __future__ import annotations
 
+import hashlib
 import importlib
+import os
+import re
+import sys
 from typing import Any, Optional
 
 from ._errors import SweepsValueError
@@ -14,23 +18,83 @@ from ._store import Store
 
 
 def import_path(path: str, what: str) -> Any:
-    """``'package.module.function'`` (or ``Class.method``) -> the object."""
+    """``'package.module.function'`` (or ``Class.method``) -> the object.
+
+    A driver that ran a study file (``sweeps run my_study.py``) imported it under a name of its
+    own (``_sweeps_study_my_study_<digest>``), which no import finds: that module is the study
+    file of the same name in the current folder, imported as the driver did.
+    """
     parts = path.split(".")
     for cut in range(len(parts) - 1, 0, -1):
+        module_name = ".".join(parts[:cut])
         try:
-            obj = importlib.import_module(".".join(parts[:cut]))
+            obj = importlib.import_module(module_name)
         except ImportError:
-            continue
+            obj = _study_file(module_name, parts[cut:])
+            if obj is None:
+                continue
+            return obj
         try:
             for attribute in parts[cut:]:
                 obj = getattr(obj, attribute)
         except AttributeError:
             break
         return obj
+    study = _STUDY_MODULE.match(parts[0])
+    if study:
+        raise SweepsValueError(
+            f"the sweep's {what} {path!r} comes from the study file {study.group(1)}.py that "
+            f"the driver ran (sweeps run {study.group(1)}.py), and {os.getcwd()!r} holds no "
+            "such file that defines it; start the worker in the folder that holds the study "
+            "file (a copy of it on another machine)")
     raise SweepsValueError(
         f"the sweep's {what} {path!r} cannot be imported on this machine; install the project "
         "that defines it here (pip install -e .) and start the worker from a folder where it "
         "imports, as the driver did")
+
+
+# the module name load_study_file gives a study file: its stem (non-alphanumerics as '_') and
+# a digest of its absolute path
+_STUDY_MODULE = re.compile(r"^_sweeps_study_(\w+)_([0-9a-f]{10})$")
+
+
+def _study_file(module_name: str, attributes: list) -> Any:
+    """The object ``attributes`` of the study file that the driver imported as ``module_name``,
+    found in the current folder (the same path first, then a file of the same stem); None when
+    there is none. A study's ``create_task`` comes back as the registry holds it (``FileTask``),
+    so that tracebacks name the user's file."""
+    from ._registry import load_study_file
+
+    match = _STUDY_MODULE.match(module_name)
+    if not match:
+        return None
+    stem, digest = match.groups()
+    candidates = []
+    for entry in sorted(os.listdir(os.getcwd())):
+        base, ext = os.path.splitext(entry)
+        if ext == ".py" and "".join(c if c.isalnum() else "_" for c in base) == stem:
+            path = os.path.abspath(entry)
+            same = hashlib.sha1(path.encode()).hexdigest()[:10] == digest
+            candidates.insert(0, path) if same else candidates.append(path)
+    for path in candidates:
+        studies = load_study_file(path)
+        module = next((m for m in list(sys.modules.values())
+                       if getattr(m, "__file__", None) == path
+                       and m.__name__.startswith("_sweeps_study_")), None)
+        try:
+            obj = module
+            for attribute in attributes:
+                obj = getattr(obj, attribute)
+        except AttributeError:
+            continue
+        for study in studies:  # the wrapper the registry made for the file's own create_task
+            wrapped = study.create_task
+            if getattr(wrapped, "function", None) is obj or (
+                    getattr(wrapped, "__qualname__", None) == ".".join(attributes)
+                    and getattr(wrapped, "path", None) == path):
+                return wrapped
+        return obj
+    return None
 
 
 def work(sweep: str, *, store: Any = None, executor: Any = "processes", n_jobs: Optional[int] = None,

@@ -7,6 +7,7 @@
     sweeps plot iris --out figures/
     sweeps dashboard --port 8080          # optuna-dashboard on the store
     sweeps verify iris                    # tasks by state; exit 1 on an inconsistent record
+    sweeps failed iris                    # each failed task's params and traceback
 
 Errors print one line, ``sweeps: error: ...``, and exit with status 2. ``sweeps run`` exits
 with 1 when some task failed (the leaderboard of the others is still printed).
@@ -77,6 +78,7 @@ def entry() -> None:
     one by one, which takes most of a second once torch is imported.
     """
     _STARTED["process"] = True
+    _import_from_here()
     code = main()
     import atexit
 
@@ -84,6 +86,15 @@ def entry() -> None:
     atexit._run_exitfuncs()
     _flush()
     os._exit(code)
+
+
+def _import_from_here() -> None:
+    """Put the current folder first on ``sys.path``, as ``python -m sweeps`` does, so that the
+    installed ``sweeps`` command imports the user's modules (a study's ``create_task``, the data
+    loader a ``sweeps worker`` reads from the store) from the folder it was started in."""
+    here = os.getcwd()
+    if sys.path[:1] not in ([""], [here]):
+        sys.path.insert(0, here)
 
 
 def _drop_stdout() -> None:
@@ -192,6 +203,14 @@ def _parser() -> argparse.ArgumentParser:
     _store_option(check)
     check.set_defaults(command=_verify)
 
+    failures = commands.add_parser(
+        "failed", help="print the params and traceback of each failed or timed-out task",
+        description="Print every task of SWEEP that failed or timed out: its name, params and "
+                    "the whole traceback (the reason a task stopped). Exit status: 0.")
+    failures.add_argument("sweep", metavar="SWEEP", help="the sweep's name in the store")
+    _store_option(failures)
+    failures.set_defaults(command=_failed)
+
     dashboard = commands.add_parser(
         "dashboard", help="serve the store in optuna-dashboard",
         description="Serve the store in optuna-dashboard: one study per sweep, one trial per "
@@ -244,13 +263,13 @@ def _run(args: argparse.Namespace) -> int:
 
 def _run_with(args: argparse.Namespace, painters: Any) -> int:
     from ._registry import get_study
-    from ._store import Store
     from ._sweep import sweep
 
     study = get_study(args.study)
-    store = Store(args.store)
     grid = parse_grid(args.grid)
-    done_before = _complete_keys(store, args.name or study.name)
+    _check_roles(args, {**study.grid, **grid})
+    store = _open_store(args.store, writes=True)
+    done_before = _complete_keys(store, args.name or study.name, args.metric)
     result = sweep(study.name, grid, name=args.name, store=store,
                    executor=args.executor, n_jobs=args.n_jobs, seed=args.seed,
                    progress=args.progress, metric=args.metric, task_timeout=args.task_timeout,
@@ -267,19 +286,103 @@ def _run_with(args: argparse.Namespace, painters: Any) -> int:
     print(_summary(asked, done_before, store), file=sys.stderr)
     failed = [r for r in asked if not r.ok]
     if failed:
-        print(f"sweeps: {len(failed)} of {len(asked)} tasks failed; see their tracebacks with "
-              "sweeps.load_sweep(...).failed", file=sys.stderr)
+        print(_failures(failed, len(asked), asked.name, args.store, store), file=sys.stderr)
         return EXIT_FAILED_TASKS
     return 0
 
 
-def _complete_keys(store: Any, name: str) -> set:
-    """The params keys of the tasks of sweep ``name`` that are complete in the store now."""
+SHOWN_FAILURES = 5
+
+
+def _failures(failed: list, total: int, name: str, url: Optional[str], store: Any) -> str:
+    """Why tasks did not complete: each one's name and the last line of its traceback (the
+    exception), at most ``SHOWN_FAILURES`` of them, and the command that prints them all."""
+    counts = _status_counts(failed)
+    if counts == {"failed": len(failed)}:
+        head = f"sweeps: {len(failed)} of {total} tasks failed:"
+    else:
+        head = (f"sweeps: {len(failed)} of {total} tasks did not complete ("
+                + ", ".join(f"{n} {status}" for status, n in counts.items()) + "):")
+    lines = [head]
+    for result in failed[:SHOWN_FAILURES]:
+        last = (result.error or "").strip().splitlines()[-1:] or [_STATUS_WORDS.get(
+            result.status, result.status)]
+        lines.append(f"  {printable(result.name)}: {printable(last[0])[:300]}")
+    if len(failed) > SHOWN_FAILURES:
+        lines.append(f"  and {len(failed) - SHOWN_FAILURES} more")
+    lines.append(f"the whole tracebacks: sweeps failed {_command_words(name, url, store)}")
+    return "\n".join(lines)
+
+
+_STATUS_WORDS = {"complete": "complete", "failed": "failed", "timed_out": "timed out",
+                 "pruned": "pruned"}
+
+
+def _status_counts(results: Any) -> dict:
+    """``{'failed': 2, 'timed out': 1}``: the results by status, in words, none left at 0."""
+    counts: dict = {}
+    for result in results:
+        word = _STATUS_WORDS.get(result.status, result.status)
+        counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+def _command_words(name: str, url: Optional[str], store: Any) -> str:
+    """``NAME --store URL`` as a shell takes it (the URL's password masked); no --store for the
+    default store."""
+    import shlex
+
+    words = [printable(name)] + (["--store", store.display_url] if url is not None else [])
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def _complete_keys(store: Any, name: str, metric: Optional[str] = None) -> set:
+    """The params keys of the tasks of sweep ``name`` that are complete in the store now; a
+    ``metric`` that none of them recorded is refused before anything runs."""
     from ._trials import params_key
 
     if name not in store.list_sweeps():
         return set()
-    return {params_key(r.params) for r in store.records(name) if r.ok}
+    complete = [r for r in store.records(name) if r.ok]
+    if metric is not None and complete:
+        known = sorted({key for r in complete for row in r.history for key in row})
+        if metric not in known:
+            raise SweepsValueError(
+                f"--metric {metric!r} is not in the history of sweep {name!r}; its tasks "
+                f"record {known}. Pick one of them (or leave --metric out for the sweep's "
+                "metric).")
+    return {params_key(r.params) for r in complete}
+
+
+def _check_roles(args: argparse.Namespace, grid: dict) -> None:
+    """--by, --hue and --style must name params of the grid: checked before anything runs."""
+    import difflib
+
+    for role in ("by", "hue", "style"):
+        value = getattr(args, role)
+        if value is None or value in grid:
+            continue
+        close = difflib.get_close_matches(value, list(grid), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise SweepsValueError(
+            f"--{role} {value!r} is not a param of this sweep; {hint}its params are "
+            f"{list(grid)}. Pass one of them, or leave --{role} out for the default.")
+
+
+def _open_store(url: Optional[str], *, writes: bool = False) -> Any:
+    """The store, checked as ``sweep()`` checks it (``Store.check``): a wrong password, a server
+    that is down or a missing database driver is one clear line before anything else happens.
+
+    A file store is checked when it exists and the command writes to it; a new one is left for
+    ``sweep()`` to create once the arguments hold, and a reader finds no sweep in it.
+    """
+    from ._store import Store
+
+    store = Store(url)
+    path = getattr(store, "_path", None)
+    if path is None or (writes and path.exists()):
+        store.check()
+    return store
 
 
 def _asked(result: Any, study: Any, grid: dict) -> Any:
@@ -323,12 +426,15 @@ def _summary(asked: Any, done_before: set, store: Any) -> str:
 
     already = [r for r in asked if r.ok and params_key(r.params) in done_before]
     ran = [r for r in asked if not (r.ok and params_key(r.params) in done_before)]
-    failed = sum(not r.ok for r in ran)
+    counts = _status_counts(ran)
     if not ran:
         what = f"nothing to run: {'the' if len(already) == 1 else 'all'} {_tasks(len(already))} " \
                f"{'was' if len(already) == 1 else 'were'} already complete"
     else:
-        what = (f"ran {_tasks(len(ran))} ({len(ran) - failed} complete, {failed} failed)"
+        others = "".join(f", {n} {status}" for status, n in counts.items()
+                         if status not in ("complete", "failed"))
+        what = (f"ran {_tasks(len(ran))} ({counts.get('complete', 0)} complete, "
+                f"{counts.get('failed', 0)} failed{others})"
                 + (f"; {len(already)} {'was' if len(already) == 1 else 'were'} already complete"
                    if already else ""))
     return (f"sweep {asked.name!r}: {what}, in {store.display_url}, {_elapsed():.1f} s (running "
@@ -356,38 +462,66 @@ def _elapsed() -> float:
 
 def _list(args: argparse.Namespace) -> int:
     from ._registry import list_studies
-    from ._store import Store
 
     print("studies:")
     for name in list_studies():
         print(f"  {name}")
-    store = Store(args.store)
+    store = _open_store(args.store)
     sweeps = store.list_sweeps()
     print(f"sweeps in {store.display_url}:" if sweeps else f"no sweeps in {store.display_url}")
     for name in sweeps:
         try:
-            results = store.records(name)
+            line = _task_counts(name, store)
         except SweepsValueError as error:  # one malformed record hides no other sweep
             print(f"  {printable(name)}: cannot be read ({printable(error)})")
             continue
-        done = sum(r.ok for r in results)
-        pruned = sum(r.status == "pruned" for r in results)
-        failed = len(results) - done - pruned
-        print(f"  {printable(name)}: {done} complete, {failed} failed"
-              + (f", {pruned} pruned" if pruned else ""))
+        print(f"  {printable(name)}: {line}")
     return 0
 
 
-def _leaderboard(args: argparse.Namespace) -> int:
-    from ._store import Store
+def _task_counts(name: str, store: Any) -> str:
+    """``3 complete, 1 failed, 2 timed out, 18 waiting``: the sweep's tasks by state (the
+    states of ``sweeps verify``); complete and failed always, the others when there are some."""
+    from ._verify import verify
 
-    _print_board(Store(args.store).load(args.sweep), args.metric)
+    verification = verify(name, store)
+    counts = verification.counts()
+    words = [f"{counts['complete']} complete", f"{counts['failed']} failed"]
+    words += [f"{n} {state}" for state, n in counts.items()
+              if n and state not in ("complete", "failed")]
+    if not verification.consistent:
+        words.append(f"inconsistent records (sweeps verify {printable(name)})")
+    return ", ".join(words)
+
+
+def _leaderboard(args: argparse.Namespace) -> int:
+    store = _open_store(args.store)
+    result = store.load(args.sweep)
+    _print_board(result, args.metric)
+    if not any(r.ok for r in result):
+        print(f"sweep {printable(result.name)!r}: {_task_counts(result.name, store)}"
+              + (f"; why they failed: sweeps failed {_command_words(result.name, args.store, store)}"
+                 if any(r.status in ("failed", "timed_out") for r in result) else ""))
+    return 0
+
+
+def _failed(args: argparse.Namespace) -> int:
+    store = _open_store(args.store)
+    result = store.load(args.sweep)
+    failed = [r for r in result if r.status in ("failed", "timed_out")]
+    counts = _status_counts(failed)
+    print(f"sweep {printable(result.name)!r}: "
+          + (", ".join(f"{n} {status}" for status, n in counts.items()) if failed
+             else "no failed or timed-out task"))
+    for r in failed:
+        print(f"\n{printable(r.name)} ({_STATUS_WORDS.get(r.status, r.status)}), params "
+              f"{printable(repr(r.params))}:")
+        for line in (r.error or "no traceback recorded").rstrip().splitlines():
+            print(f"  {printable(line)}")
     return 0
 
 
 def _dashboard(args: argparse.Namespace) -> int:
-    from ._store import Store
-
     try:
         import optuna_dashboard  # noqa: F401 - served by _dashboard
     except ImportError:
@@ -396,7 +530,7 @@ def _dashboard(args: argparse.Namespace) -> int:
             "(or the project's [dashboard] extra)") from None
     from ._dashboard import serve
 
-    store = Store(args.store)
+    store = _open_store(args.store)
     if not store.list_sweeps():
         raise SweepsValueError(f"no sweeps in {store.display_url}: run one first (sweeps run iris), or pass --store.")
     serve(store, args.host, args.port)
@@ -404,9 +538,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from ._store import Store
-
-    store = Store(args.store)
+    store = _open_store(args.store)
     _write_plots(store.load(args.sweep), args.metric, _folder(store, args.out), _roles(args),
                  _stem(store))
     return 0
@@ -422,17 +554,45 @@ def _worker(args: argparse.Namespace) -> int:
     from ._worker import work
 
     n_jobs = 1 if args.executor == "sequential" and args.n_jobs is None else args.n_jobs
-    result = work(args.sweep, store=args.store, executor=args.executor, n_jobs=n_jobs,
+    store = _open_store(args.store, writes=True)
+    before = _finished_trials(store, args.sweep)
+    result = work(args.sweep, store=store, executor=args.executor, n_jobs=n_jobs,
                   progress=args.progress)
+    ran = _ran_here(store, args.sweep, before, args.executor)
     failed = sum(not r.ok for r in result)
-    print(f"sweep {result.name!r}: {len(result)} tasks recorded, {failed} not complete")
+    print(f"sweep {printable(result.name)!r}: this worker ran {_tasks(ran)}; "
+          f"{_tasks(len(result))} recorded in all, {failed} not complete")
     return 0
+
+
+_FINISHED = ("COMPLETE", "FAIL", "PRUNED")
+
+
+def _finished_trials(store: Any, name: str) -> set:
+    return {entry.trial_id for entry in store.entries(name) if entry.state in _FINISHED}
+
+
+def _ran_here(store: Any, name: str, before: set, executor: str) -> int:
+    """How many trials finished since ``before`` under a lease of this worker: held by this
+    process or one of its worker processes (on a local Dask cluster, by any process of this
+    machine, since Dask's worker processes are not this process's children)."""
+    import socket
+
+    host, pid = socket.gethostname(), os.getpid()
+    ran = 0
+    for entry in store.entries(name):
+        lease = entry.lease if isinstance(entry.lease, dict) else {}
+        if entry.state not in _FINISHED or entry.trial_id in before or lease.get("host") != host:
+            continue
+        if executor == "dask" or pid in (lease.get("pid"), lease.get("driver")):
+            ran += 1
+    return ran
 
 
 def _verify(args: argparse.Namespace) -> int:
     from ._verify import verify
 
-    verification = verify(args.sweep, store=args.store)
+    verification = verify(args.sweep, store=_open_store(args.store))
     print(verification.report())
     return 0 if verification.consistent else EXIT_FAILED_TASKS
 

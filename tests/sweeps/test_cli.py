@@ -402,3 +402,110 @@ def test_task_timeout_stops_a_hanging_task_and_the_run_goes_on(write_study, tmp_
     assert "ran 2 tasks (1 complete, 1 failed)" in done.stderr
     statuses = {r.name: r.status for r in load_sweep("clihang", store)}
     assert statuses == {"X0-HO1": "complete", "X1-HO1": "timed_out"}
+
+
+# ------------------------------------------------------------------ the installed command
+
+
+def installed_sweeps(*args, cwd, env=None, **kwargs):
+    """The ``sweeps`` console script (sweeps.cli:entry), which, unlike ``python -m``, does not
+    put the current folder on sys.path by itself."""
+    script = os.path.join(os.path.dirname(sys.executable), "sweeps")
+    command = [script] if os.path.exists(script) else [
+        sys.executable, "-P", "-c", "import sys; from sweeps.cli import entry; sys.argv[0] = "
+        "'sweeps'; entry()"]
+    env = {**os.environ, "PYTHONPATH": REPO, "MPLBACKEND": "Agg", **(env or {})}
+    return subprocess.run([*command, *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=300, **kwargs)
+
+
+JOIN_STUDY = textwrap.dedent("""
+    from sweeps import register
+    from join_helpers import make  # a module beside the study file
+    from tests.sweeps.tasks_for_tests import load_offset
+
+
+    def load():  # defined in the study file itself
+        return load_offset()
+
+
+    register("clijoin", make, grid=dict(x=[1, 2, 3], delay=[0.3]), data=load)
+""")
+
+JOIN_HELPERS = textwrap.dedent("""
+    from tests.sweeps.tasks_for_tests import create_task
+
+
+    def make(x, delay):
+        return create_task(x, epochs=2, delay=delay)
+""")
+
+
+@pytest.mark.slow
+def test_the_installed_command_imports_from_its_folder_and_a_worker_joins_there(write_study,
+                                                                              tmp_path):
+    """`sweeps run clijoin.py` is killed once its grid is queued; `sweeps worker clijoin`,
+    started in the same folder, imports the helper module and the study file's loader from it
+    and runs the rest."""
+    import signal
+    import time
+
+    from sweeps import Store, load_sweep
+
+    (tmp_path / "join_helpers.py").write_text(JOIN_HELPERS)
+    write_study("clijoin", JOIN_STUDY)
+    script = os.path.join(os.path.dirname(sys.executable), "sweeps")
+    command = [script] if os.path.exists(script) else [
+        sys.executable, "-P", "-c", "from sweeps.cli import entry; entry()"]
+    env = {**os.environ, "PYTHONPATH": REPO, "MPLBACKEND": "Agg"}
+    driver = subprocess.Popen([*command, "run", "clijoin.py", "--executor", "sequential",
+                               "--no-progress"], cwd=tmp_path, env=env, start_new_session=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    store = Store(str(tmp_path / "runs" / "sweeps.log"))
+    try:
+        deadline = time.monotonic() + 120
+        while len(store.entries("clijoin")) < 3:  # the whole grid is queued
+            assert driver.poll() is None, driver.communicate()
+            assert time.monotonic() < deadline, "the driver never queued its grid"
+            time.sleep(0.05)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and anything it forked
+        driver.communicate()
+    meta = store.meta("clijoin")
+    assert meta["create_task"] == "join_helpers.make"
+    assert meta["data"].startswith("_sweeps_study_clijoin_") and meta["data"].endswith(".load")
+    left = 3 - sum(r.ok for r in load_sweep("clijoin", str(store._path)))
+    assert left > 0
+
+    worker = installed_sweeps("worker", "clijoin", "--executor", "sequential", "--no-progress",
+                              cwd=tmp_path)
+    assert worker.returncode == 0, worker.stderr
+    assert f"this worker ran {left} task" in worker.stdout
+    assert "3 tasks recorded in all, 0 not complete" in worker.stdout
+    assert sorted(r.params["x"] for r in load_sweep("clijoin", str(store._path)) if r.ok) == [1, 2, 3]
+
+
+def test_the_installed_command_imports_a_module_beside_the_study_file(write_study, tmp_path):
+    (tmp_path / "join_helpers.py").write_text(JOIN_HELPERS)
+    write_study("clijoin", "import sys\nprint('FIRST ON sys.path:', sys.path[0])\n" + JOIN_STUDY)
+    ran = installed_sweeps("run", "clijoin.py", "--grid", "delay=0", "--executor", "sequential",
+                           "--no-progress", "--store", "s.log", cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    assert f"FIRST ON sys.path: {tmp_path}\n" in ran.stdout  # at the front, as python -m puts it
+    assert "ran 3 tasks (3 complete, 0 failed)" in ran.stderr
+
+
+def test_a_worker_run_from_another_folder_names_the_study_file_it_needs(write_study, tmp_path):
+    (tmp_path / "join_helpers.py").write_text(JOIN_HELPERS)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    store = str(tmp_path / "s.log")
+    write_study("clijoin", JOIN_STUDY)
+    ran = installed_sweeps("run", "clijoin.py", "--grid", "delay=0", "--executor", "sequential",
+                           "--no-progress", "--store", store, cwd=tmp_path)
+    assert ran.returncode == 0, ran.stderr
+    (elsewhere / "join_helpers.py").write_text(JOIN_HELPERS)
+    worker = installed_sweeps("worker", "clijoin", "--store", store, cwd=elsewhere)
+    assert worker.returncode == 2
+    assert "comes from the study file clijoin.py that the driver ran" in worker.stderr
+    assert "start the worker in the folder that holds the study file" in worker.stderr

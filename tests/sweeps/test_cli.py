@@ -509,3 +509,157 @@ def test_a_worker_run_from_another_folder_names_the_study_file_it_needs(write_st
     assert worker.returncode == 2
     assert "comes from the study file clijoin.py that the driver ran" in worker.stderr
     assert "start the worker in the folder that holds the study file" in worker.stderr
+
+
+# ------------------------------------------------------------------ why tasks failed
+
+
+def test_a_run_shows_why_tasks_failed_and_sweeps_failed_prints_the_tracebacks(study, tmp_path,
+                                                                              capsys):
+    store = str(tmp_path / "s.log")
+    code = main(["run", study, "--executor", "sequential", "--store", store, "--no-progress",
+                 "--name", "bad", "--grid", "x=a,b,c,d,e,f,g"])  # strings: every task fails
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "ran 7 tasks (0 complete, 7 failed)" in err
+    lines = err.splitlines()
+    first = lines.index("sweeps: 7 of 7 tasks failed:")
+    shown = lines[first + 1:first + 6]
+    assert all(line.startswith("  X") and line.endswith(
+        "TypeError: unsupported operand type(s) for +: 'int' and 'str'") for line in shown), shown
+    assert lines[first + 6] == "  and 2 more"
+    assert lines[first + 7] == f"the whole tracebacks: sweeps failed bad --store {store}"
+
+    assert main(["failed", "bad", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("sweep 'bad': 7 failed\n")
+    assert out.count("Traceback (most recent call last)") == 7
+    assert "params {'x': 'g', 'epochs': 2}" in out and "in run" in out
+
+    assert main(["leaderboard", "bad", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert "no complete task" in out and "0 complete, 7 failed" in out
+    assert f"why they failed: sweeps failed bad --store {store}" in out
+
+
+def test_sweeps_failed_on_a_sweep_without_failures(study, tmp_path, capsys):
+    store = str(tmp_path / "s.log")
+    assert main(["run", study, "--executor", "sequential", "--store", store, "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["failed", "clitoy", "--store", store]) == 0
+    assert capsys.readouterr().out == "sweep 'clitoy': no failed or timed-out task\n"
+    assert main(["failed", "nope", "--store", store]) == 2
+    assert "sweep 'nope' is not in the store" in capsys.readouterr().err
+
+
+def test_timed_out_tasks_are_counted_apart_from_failed_ones(write_study, tmp_path, capsys):
+    study = write_study("clihang", HANGING_STUDY)
+    store = str(tmp_path / "s.log")
+    code = main(["run", study, "--executor", "sequential", "--store", store, "--no-progress",
+                 "--task-timeout", "1"])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "ran 2 tasks (1 complete, 0 failed, 1 timed out)" in err
+    assert "sweeps: 1 of 2 tasks did not complete (1 timed out):\n  X1-HO1: " in err
+    assert main(["list", "--store", store]) == 0
+    assert "  clihang: 1 complete, 0 failed, 1 timed out\n" in capsys.readouterr().out
+    assert main(["failed", "clihang", "--store", store]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("sweep 'clihang': 1 timed out\n") and "X1-HO1 (timed out)" in out
+
+
+# ------------------------------------------------------------------ bad options, before anything runs
+
+
+@pytest.mark.parametrize("option", ["--by", "--hue", "--style"])
+def test_a_misspelt_plot_param_is_refused_before_anything_runs(study, tmp_path, capsys, option):
+    store = tmp_path / "s.log"
+    assert main(["run", study, "--executor", "sequential", "--store", str(store),
+                 "--no-progress", option, "xx"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"sweeps: error: {option} 'xx' is not a param of this sweep; did you "
+                          "mean 'x'? its params are ['x', 'epochs'].")
+    assert not store.exists()  # nothing ran, nothing was recorded
+
+
+def test_a_metric_the_sweep_never_recorded_is_refused_before_anything_runs(study, tmp_path,
+                                                                           capsys):
+    from sweeps import load_sweep
+
+    store = str(tmp_path / "s.log")
+    assert main(["run", study, "--executor", "sequential", "--store", store, "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["run", study, "--executor", "sequential", "--store", store, "--no-progress",
+                 "--grid", "x=7", "--metric", "acuracy"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sweeps: error: --metric 'acuracy' is not in the history of sweep "
+                          "'clitoy'; its tasks record ['iteration', 'loss', 'score_display',")
+    assert len(load_sweep("clitoy", store)) == 3  # x=7 did not run
+
+
+# ------------------------------------------------------------------ a store that cannot be opened
+
+
+ALL_COMMANDS = [["run", "clitoy.py", "--executor", "sequential", "--no-progress"], ["list"],
+                ["leaderboard", "clitoy"], ["plot", "clitoy"], ["worker", "clitoy"],
+                ["verify", "clitoy"], ["failed", "clitoy"], ["dashboard"]]
+
+
+def assert_every_command_says_the_store_cannot_be_opened(url, shown_url, reason, capsys):
+    for argv in ALL_COMMANDS:
+        assert main(argv + ["--store", url]) == 2, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1, (argv, err)
+        assert err.startswith(f"sweeps: error: store '{shown_url}' "), (argv, err)
+        assert reason in err and "sqlalche.me" not in err, (argv, err)  # as sweep() says it
+
+
+def test_every_command_says_clearly_that_a_server_is_down(study, tmp_path, monkeypatch, capsys):
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://postgres:pw@127.0.0.1:{port}/sweeps"
+    assert_every_command_says_the_store_cannot_be_opened(
+        url, f"postgresql://postgres:***@127.0.0.1:{port}/sweeps",
+        "cannot be opened (OperationalError: ", capsys)
+    assert_every_command_says_the_store_cannot_be_opened(
+        f"mysql://root@127.0.0.1:{port}/sweeps", f"mysql://root@127.0.0.1:{port}/sweeps",
+        "needs a database driver that is not installed", capsys)
+    assert os.listdir(tmp_path) == ["clitoy.py"]  # nothing written
+
+
+def test_every_command_says_clearly_that_the_password_is_wrong(study, tmp_path, monkeypatch,
+                                                                capsys):
+    from tests import postgres
+
+    if postgres.bindir() is None:
+        pytest.skip("PostgreSQL's server binaries are missing")
+    monkeypatch.chdir(tmp_path)
+    with postgres.server(password="s3cretpw") as url:
+        wrong = url.replace("s3cretpw", "wrongpw")
+        assert_every_command_says_the_store_cannot_be_opened(
+            wrong, wrong.replace("wrongpw", "***"), "password authentication failed", capsys)
+
+
+# ------------------------------------------------------------------ dashboard
+
+
+def test_dashboard_on_a_port_in_use_says_so_and_names_port(study, tmp_path, capsys):
+    import socket
+
+    store = str(tmp_path / "s.log")
+    assert main(["run", study, "--store", store, "--executor", "sequential", "--no-progress"]) == 0
+    capsys.readouterr()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["dashboard", "--store", store, "--port", str(port)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == (f"sweeps: error: port {port} on 127.0.0.1 is in use (another "
+                            "dashboard or server listens there); pass another port, e.g. "
+                            f"--port {port + 1}\n")
+    assert "Listening" not in captured.out and "serving" not in captured.err

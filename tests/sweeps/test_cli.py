@@ -399,7 +399,7 @@ def test_task_timeout_stops_a_hanging_task_and_the_run_goes_on(write_study, tmp_
     done = sweeps_command("run", study, "--executor", executor, *jobs, "--store", store,
                           "--no-progress", "--task-timeout", "1.5", cwd=tmp_path)
     assert done.returncode == 1, done.stderr  # a task did not complete
-    assert "ran 2 tasks (1 complete, 1 failed)" in done.stderr
+    assert "ran 2 tasks (1 complete, 0 failed, 1 timed out)" in done.stderr
     statuses = {r.name: r.status for r in load_sweep("clihang", store)}
     assert statuses == {"X0-HO1": "complete", "X1-HO1": "timed_out"}
 
@@ -476,6 +476,12 @@ def test_the_installed_command_imports_from_its_folder_and_a_worker_joins_there(
     assert meta["data"].startswith("_sweeps_study_clijoin_") and meta["data"].endswith(".load")
     left = 3 - sum(r.ok for r in load_sweep("clijoin", str(store._path)))
     assert left > 0
+    listing = installed_sweeps("list", cwd=tmp_path)
+    line = next(line for line in listing.stdout.splitlines() if line.startswith("  clijoin:"))
+    # the task the killed driver held is stale (its process is gone), the others wait
+    assert line.startswith(f"  clijoin: {3 - left} complete, 0 failed, ") and (
+        "waiting" in line or "stale" in line), line
+    assert sum(int(word) for word in line.replace(",", "").split()[1::2]) == 3, line
 
     worker = installed_sweeps("worker", "clijoin", "--executor", "sequential", "--no-progress",
                               cwd=tmp_path)

@@ -6,8 +6,14 @@ The released (REL) ``Autonamer`` rules are kept, and what they got wrong is fixe
 * Names are unique within a sweep, also on case-insensitive file systems. Clashes are resolved
   in three steps, each deterministic: two keys with the same initials get longer abbreviations
   (``learning_rate`` / ``layer_ratio``: ``LeRa`` / ``LaRa``); a key whose REL labels are not all
-  distinct gets exact labels (``1.5`` / ``15``, ``1500`` / ``1600`` instead of ``1K``); whole names
-  that still clash (``-`` is both the separator and the tuple joiner) get a digest suffix.
+  distinct gets exact labels (``1.5`` / ``15``, ``1.0`` / ``10``); whole names that still clash
+  (``-`` is both the separator and the tuple joiner) get a digest suffix.
+* A label never misstates a value by more than REL's own dropped dot: REL's ``K`` / ``M`` (its
+  ``>`` thresholds) are used only where they are exact (``2000``: ``2K``; ``1500``: ``1500``, REL
+  ``1K``), and a whole float above 1000 is spelled with its exponent (``1e8``: ``1e8``, not REL's
+  ``1000000000``, which reads as 1e9). Smaller floats lose their dot as in REL: ``0.1``: ``01``,
+  ``1.0``: ``10`` (exact labels take over where that makes two labels of one range equal).
+* A grid of more than ``MAX_GRID_POINTS`` points is refused before any point is built.
 * Names use only ``[A-Za-z0-9._-]`` and are at most 64 characters; a longer name is cut and
   ends with a digest of the whole name. Digests are SHA-1, never ``hash()``, so names are the
   same in every process.
@@ -30,6 +36,7 @@ from ._errors import SweepsTypeError, SweepsValueError
 from ._spec import TaskSpec
 
 MAX_NAME_LENGTH = 64
+MAX_GRID_POINTS = 1_000_000  # a bigger grid is a mistake or a job for search(): refused, not built
 DEFAULT_NAME = "default"
 _DIGEST_LENGTH = 8
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -96,7 +103,7 @@ class Autonamer:
         ``params`` holds the swept keys in keyword order, then the fixed ones. Without any range
         there is one spec, named ``prefix`` (or ``'default'``).
         """
-        grid, fixed = self._checked(ranges)
+        grid, fixed = self._checked(ranges, limit=MAX_GRID_POINTS)
         if not grid:
             return [TaskSpec(_capped(self.prefix or DEFAULT_NAME), dict(fixed), ())]
         keys = tuple(grid)
@@ -140,9 +147,14 @@ class Autonamer:
             tasks.append(task)
         return tasks
 
-    def _checked(self, call: Mapping[str, Any]) -> tuple[dict[str, list], dict[str, Any]]:
+    def _checked(self, call: Mapping[str, Any],
+                 limit: Optional[int] = None) -> tuple[dict[str, list], dict[str, Any]]:
+        key_problems = _key_problems(self.create_task, list(call))
+        too_big = [] if limit is None else _size_problems(call, limit)
+        if too_big:  # before _split, which turns every range into a list
+            _raise_if(key_problems + too_big)
         grid, fixed, problems = _split(call)
-        _raise_if(_key_problems(self.create_task, list(call)) + problems)
+        _raise_if(key_problems + problems)
         return grid, fixed
 
 
@@ -200,6 +212,22 @@ def _key_problems(create_task: Callable, keys: list[str]) -> list[str]:
     return problems
 
 
+def _size_problems(call: Mapping[str, Any], limit: int) -> list[str]:
+    """The grid's size against ``limit``, from the ranges' lengths: nothing is listed or built."""
+    sizes = {key: len(value) for key, value in call.items() if _is_range(value)}
+    points = math.prod(sizes.values())
+    if points <= limit:
+        return []
+    per_key = " x ".join(f"{key}: {size:,}" for key, size in sizes.items())
+    return [f"the grid has {points:,} points ({per_key}), more than MAX_GRID_POINTS = {limit:,}; "
+            "split it into several sweeps over smaller ranges, or sample the space with search()"]
+
+
+def _is_range(value: Any) -> bool:
+    return isinstance(value, (list, range)) or (
+        type(value).__module__ == "numpy" and getattr(value, "ndim", 0) >= 1)
+
+
 def _split(call: Mapping[str, Any]) -> tuple[dict[str, list], dict[str, Any], list[str]]:
     """Ranges and fixed values, each in keyword order, and the problems found in them."""
     grid, fixed, problems = {}, {}, []
@@ -231,7 +259,7 @@ def _as_range(value: Any) -> Optional[list]:
     """The values of a range (a list, a range object, a numpy array); None for a fixed value."""
     if isinstance(value, (list, range)):
         return list(value)
-    if type(value).__module__ == "numpy" and getattr(value, "ndim", 0) >= 1:
+    if _is_range(value):
         return value.tolist()
     return None
 
@@ -303,20 +331,40 @@ def _text(value: Any) -> str:
 
 
 def _rel_value(value: Any) -> str:
-    """REL's spelling: K/M ints (REL's '>' thresholds), floats without '.', Enum names, '-' joins."""
+    """REL's spelling: K/M ints (REL's '>' thresholds), floats without '.', Enum names, '-' joins;
+    where REL's spelling misstates a value (1500: '1K', 1e8: '1000000000'), an exact one."""
     if isinstance(value, bool) or value is None:
         return str(value)
     if isinstance(value, enum.Enum):
         return value.name
     if isinstance(value, int):
-        if value > 1_000_000:
-            return f"{value // 1_000_000}M"
-        return f"{value // 1000}K" if value > 1000 else str(value)
+        return _int_label(value)
     if isinstance(value, float):
-        return str(value).replace(".", "")
+        text = str(value)
+        if value.is_integer() and abs(value) > 1000 and "e" not in text:
+            return _exponent_label(text)
+        return text.replace(".", "")
     if isinstance(value, (list, tuple)):
         return "-".join(_text(item) for item in value)
     return _text(value)
+
+
+def _int_label(value: int) -> str:
+    """REL's K / M (its '>' thresholds) where they are exact, else every digit: 2000 -> '2K',
+    1_000_000 -> '1000K' (as REL), 3_000_000 -> '3M', but 1500 -> '1500' (REL: '1K')."""
+    for unit, size in (("M", 1_000_000), ("K", 1000)):
+        if value > size:
+            return f"{value // size}{unit}" if value % size == 0 else str(value)
+    return str(value)
+
+
+def _exponent_label(text: str) -> str:
+    """A whole float's ``str`` ('-1500000.0') spelled with its exponent ('-1.5e6'): REL's dropped
+    dot would append a '0' (1e8 -> '1000000000', read as 1e9)."""
+    sign, digits = ("-", text[1:-2]) if text.startswith("-") else ("", text[:-2])
+    significant = digits.rstrip("0")
+    mantissa = significant[0] + ("." + significant[1:] if len(significant) > 1 else "")
+    return f"{sign}{mantissa}e{len(digits) - 1}"
 
 
 def _exact_value(value: Any) -> str:

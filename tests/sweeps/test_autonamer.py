@@ -81,10 +81,10 @@ def test_rel_value_rules_with_prefix():
                 algorithm=[Algorithm.AdamW, Algorithm.SGD_Momentum2, True, None])
     assert got[:4] == ["exp-EC1000-AAdamW", "exp-EC1000-ASGD_Momentum2", "exp-EC1000-ATrue",
                        "exp-EC1000-ANone"]
-    assert got[4] == "exp-EC1K-AAdamW"  # REL: '>' 1000, truncated
+    assert got[4] == "exp-EC1500-AAdamW"  # REL truncates to '1K', which misstates 1500
     assert got[8] == "exp-EC1000K-AAdamW"  # REL: 1_000_000 is not > 1_000_000
     assert got[12] == "exp-EC999-AAdamW"
-    assert names(create_task, epoch_count=[2_500_000, -5000, 0]) == ["EC2M", "EC-5000", "EC0"]
+    assert names(create_task, epoch_count=[2_500_000, -5000, 0]) == ["EC2500000", "EC-5000", "EC0"]
 
 
 def test_readme_example_nested_lists_are_range_items():
@@ -160,6 +160,33 @@ def test_float_clash_keeps_the_dot():
     assert names(create_task, learning_rate=[1.0, 10]) == ["LR1.0", "LR10"]
 
 
+def test_whole_floats_up_to_1000_lose_their_dot_like_rel_and_stay_unique():
+    # REL spells 1.0 as '10' (str without '.'): kept, as the original names them
+    assert names(accept_anything, x=[1.0, 2.0]) == ["X10", "X20"]
+    assert names(accept_anything, x=[10.0, 20.0]) == ["X100", "X200"]
+    # where that makes two labels of a range equal, the whole range is spelled exactly
+    assert names(accept_anything, x=[1.0, 10, 10.0, 100]) == ["X1.0", "X10", "X10.0", "X100"]
+    assert names(accept_anything, x=[1.0, 10.0], y=[10, 1.0]) == [
+        "X10-Y10", "X10-Y1.0", "X100-Y10", "X100-Y1.0"]
+
+
+@given(st.integers(-10**20, 10**20))
+def test_an_int_label_states_the_value(value):
+    label = names(accept_anything, x=[value])[0][1:]
+    units = {"K": 1000, "M": 1_000_000}
+    spelled = int(label[:-1]) * units[label[-1]] if label[-1] in units else int(label)
+    assert spelled == value, label
+
+
+@given(st.integers(-10**15, 10**15))
+def test_a_whole_float_label_states_the_value_or_is_rels_up_to_1000(value):
+    label = names(accept_anything, x=[float(value)])[0][1:]
+    if abs(value) > 1000:
+        assert float(label) == value, label
+    else:  # REL: str() without its '.': '10' for 1.0
+        assert label == str(float(value)).replace(".", "")
+
+
 def test_keys_with_the_same_initials_get_longer_abbreviations():
     assert names(create_task, learning_rate=[0.1], layer_ratio=[0.5, 2]) == [
         "LeRa01-LaRa05", "LeRa01-LaRa2"]
@@ -167,7 +194,7 @@ def test_keys_with_the_same_initials_get_longer_abbreviations():
 
 def test_k_rounding_clash_uses_full_ints():
     assert names(create_task, epoch_count=[1500, 1600]) == ["EC1500", "EC1600"]
-    assert names(create_task, epoch_count=[1000, 1500]) == ["EC1000", "EC1K"]  # REL is distinct
+    assert names(create_task, epoch_count=[1000, 1500]) == ["EC1000", "EC1500"]  # REL: 'EC1K'
     assert names(create_task, epoch_count=[2_000_001, 2_500_000]) == ["EC2000001", "EC2500000"]
 
 
@@ -286,6 +313,39 @@ def test_create_task_must_be_callable():
 
 # --- count, pickling, repr, doctest -----------------------------------------------------------
 
+def test_a_grid_above_the_limit_is_refused_before_anything_is_listed_or_built():
+    calls = []
+    namer = Autonamer(lambda x=0, y=0, z=0: calls.append(1))
+    huge = dict(x=list(range(100_000)), y=range(100_000), z=0)
+    for call in (namer.specs, namer.build_tasks):
+        with pytest.raises(SweepsValueError) as caught:
+            call(**huge)
+        assert str(caught.value) == (
+            "Autonamer: the grid has 10,000,000,000 points (x: 100,000 x y: 100,000), more than "
+            "MAX_GRID_POINTS = 1,000,000; split it into several sweeps over smaller ranges, or "
+            "sample the space with search()")
+    with pytest.raises(ValueError, match="1,000,000,000,000,000,000 points"):
+        namer.specs(x=range(10**9), y=range(10**9))  # a list of either would not fit in memory
+    assert calls == []
+    assert _autonamer.MAX_GRID_POINTS == 1_000_000
+    assert namer.count(**huge) == 10**10  # count() only counts
+
+
+def test_a_grid_at_the_limit_is_named(monkeypatch):
+    monkeypatch.setattr(_autonamer, "MAX_GRID_POINTS", 6)
+    namer = Autonamer(accept_anything)
+    assert len(namer.specs(a=[1, 2, 3], b=np.array([1, 2]))) == 6
+    with pytest.raises(SweepsValueError, match=r"7 points \(a: 7\), more than MAX_GRID_POINTS = 6"):
+        namer.specs(a=list(range(7)), b=(1, 2))  # a tuple is a fixed value: not counted
+
+
+def test_too_big_a_grid_is_reported_with_unknown_keys():
+    with pytest.raises(SweepsValueError) as caught:
+        Autonamer(create_task).specs(lerning_rate=range(2000), epoch_count=range(1000))
+    assert "did you mean 'learning_rate'?" in str(caught.value)
+    assert "2,000,000 points (lerning_rate: 2,000 x epoch_count: 1,000)" in str(caught.value)
+
+
 def test_count_does_not_expand_or_build():
     namer = Autonamer(accept_anything)
     assert namer.count(a=range(1000), b=range(1000), c=range(1000), d=0) == 10**9
@@ -355,6 +415,7 @@ VALUES = st.one_of(
     st.integers(),
     st.sampled_from([999, 1000, 1001, 1500, 1600, 10**6, 10**6 + 1, 2 * 10**6, 10**12]),
     st.floats(),
+    st.sampled_from([1.0, 10.0, 100.0, 1000.0, 1500.0, 1e8, 1e9, -2e6, 1e15, 1e16]),
     st.text(max_size=8),
     st.sampled_from(["a/b", "a b", "a_b", "a-b", "Adam", "adam", "1-B2", "2-B3", "../.."]),
     st.booleans(),

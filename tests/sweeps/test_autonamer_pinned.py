@@ -66,7 +66,19 @@ class Scaled:
 # --- exact names --------------------------------------------------------------------------------
 
 def test_int_labels_at_the_k_and_m_thresholds():
-    assert names(create_task, epoch_count=[1_000_001, 1001, 1000]) == ["EC1M", "EC1K", "EC1000"]
+    # REL's '>' thresholds; its truncated 'EC1M' and 'EC1K' misstated 1_000_001 and 1001
+    assert names(create_task, epoch_count=[1_000_001, 1001, 1000]) == ["EC1000001", "EC1001", "EC1000"]
+    assert names(create_task, epoch_count=[3_000_000, 1_000_000, 2000]) == ["EC3M", "EC1000K", "EC2K"]
+
+
+def test_whole_floats_above_1000_are_spelled_with_their_exponent():
+    assert names(accept_anything, x=[1e8]) == ["X1e8"]  # REL: 'X1000000000', read as 1e9
+    assert names(accept_anything, x=[1e8, 1e9]) == ["X1e8", "X1e9"]
+    assert names(accept_anything, x=[1500.0, -2e6, 1234567.0, 1001.0]) == [
+        "X1.5e3", "X-2e6", "X1.234567e6", "X1.001e3"]
+    # REL below: the dot is dropped; beyond 1e16 str() already has an exponent ('+' -> '_')
+    assert names(accept_anything, x=[1000.0, 999.5, 1e16]) == ["X10000", "X9995", "X1e_16"]
+    assert Autonamer(accept_anything).name({"x": 123456789.0}) == "X1.23e8"
 
 
 def test_exact_labels_keep_bools_none_and_tuples_apart():

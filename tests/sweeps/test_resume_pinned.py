@@ -79,11 +79,11 @@ def test_a_pruned_task_is_not_run_again(store):
 
 
 def test_a_failed_task_runs_again_under_its_recorded_name_in_a_grown_grid(store):
-    # 1500 alone is named X1K; beside 1600 the grid names it X1500
-    run(store, dict(x=[1500]), data={"offset": 100, "fail_x": [1500]})
-    result = run(store, dict(x=[1500, 1600]))
-    assert states(store) == [("X1K", "FAIL"), ("X1K", "COMPLETE"), ("X1600", "COMPLETE")]
-    assert {r.name: r.params for r in result} == {"X1K": {"x": 1500}, "X1600": {"x": 1600}}
+    # 1.05 alone is named X105; beside 10.5 (also '105' the REL way) the grid names it X1.05
+    run(store, dict(x=[1.05]), data={"offset": 100, "fail_x": [1.05]})
+    result = run(store, dict(x=[1.05, 10.5]))
+    assert states(store) == [("X105", "FAIL"), ("X105", "COMPLETE"), ("X10.5", "COMPLETE")]
+    assert {r.name: r.params for r in result} == {"X105": {"x": 1.05}, "X10.5": {"x": 10.5}}
 
 
 def test_a_task_failed_under_several_names_runs_again_under_the_first(store):

@@ -364,11 +364,11 @@ def test_the_readme_resume_paragraph_holds_on_every_storage(any_url, tmp_path):
     # run again: complete tasks are skipped, the failed one runs again
     again = _counted(any_url, name, log, dict(x=[1, 2, 3]))
     assert all(r.ok for r in again) and _runs(log) == {1: 1, 2: 1, 3: 1}
-    # a grid that grows renames nothing recorded and never re-runs it (1500 alone is X1K)
-    _counted(any_url, name + "g", log, dict(x=[1500]))
-    grown = _counted(any_url, name + "g", log, dict(x=[1500, 1600]))
-    assert {r.name: r.params["x"] for r in grown} == {"X1K": 1500, "X1600": 1600}
-    assert _runs(log) == {1: 1, 2: 1, 3: 1, 1500: 1, 1600: 1}
+    # a grid that grows renames nothing recorded and never re-runs it (1.05 alone is X105)
+    _counted(any_url, name + "g", log, dict(x=[1.05]))
+    grown = _counted(any_url, name + "g", log, dict(x=[1.05, 10.5]))
+    assert {r.name: r.params["x"] for r in grown} == {"X105": 1.05, "X10.5": 10.5}
+    assert _runs(log) == {1: 1, 2: 1, 3: 1, 1.05: 1, 10.5: 1}
     # changing a fixed value is refused, before anything runs
     with pytest.raises(SweepsValueError, match="same names but other params"):
         _counted(any_url, name, log, dict(x=[1, 2, 3], delay=0.001))

@@ -112,14 +112,14 @@ def test_result_holds_earlier_runs_complete_tasks(run):
 
 
 def test_a_grown_grid_that_renames_recorded_tasks_never_runs_them_again(run):
-    # 1500 alone is X1K; beside 1600 both need exact labels (X1500, X1600)
-    first = run(grid=dict(x=[1500]))
-    assert [r.name for r in first.results] == ["X1K"]
-    second = run(grid=dict(x=[1500, 1600]))
-    assert sorted(r.name for r in second.results) == ["X1600", "X1K"]
-    assert {r.name: r.params["x"] for r in second.results} == {"X1K": 1500, "X1600": 1600}
+    # 1.05 alone is X105; beside 10.5 (also '105' the REL way) both need exact labels
+    first = run(grid=dict(x=[1.05]))
+    assert [r.name for r in first.results] == ["X105"]
+    second = run(grid=dict(x=[1.05, 10.5]))
+    assert sorted(r.name for r in second.results) == ["X10.5", "X105"]
+    assert {r.name: r.params["x"] for r in second.results} == {"X105": 1.05, "X10.5": 10.5}
     first_score = first.results[0].metrics["score_test"]
-    assert next(r for r in second.results if r.name == "X1K").metrics["score_test"] == first_score
+    assert next(r for r in second.results if r.name == "X105").metrics["score_test"] == first_score
 
 
 def test_a_new_task_whose_name_the_store_gives_to_other_params_gets_a_suffix(run):

@@ -135,6 +135,9 @@ def _listen(host: str, port: int, app: Any) -> Any:
 
     try:
         return make_server(host, port, app, Server, Handler)
+    except OverflowError:  # the socket module's word for a port out of range
+        raise SweepsValueError(f"--port {port} is not a port number; pass one from 1 to "
+                               "65535, e.g. --port 8080") from None
     except OSError as error:
         if error.errno == errno.EADDRINUSE:
             raise SweepsValueError(

@@ -92,7 +92,10 @@ def _import_from_here() -> None:
     """Put the current folder first on ``sys.path``, as ``python -m sweeps`` does, so that the
     installed ``sweeps`` command imports the user's modules (a study's ``create_task``, the data
     loader a ``sweeps worker`` reads from the store) from the folder it was started in."""
-    here = os.getcwd()
+    try:
+        here = os.getcwd()
+    except OSError:  # the folder was removed: nothing to import from it
+        return
     if sys.path[:1] not in ([""], [here]):
         sys.path.insert(0, here)
 

@@ -23,6 +23,8 @@ import dataclasses
 import difflib
 import os
 import sys
+import threading
+import time
 from typing import Any, Callable, Iterator, Optional
 
 from . import _forksafe
@@ -143,6 +145,7 @@ class ProcessExecutor(Executor):
         self._busy: dict = {}  # worker -> item, while a map runs
         self._mapping: Optional[Iterator[Any]] = None
         self._cancelled = False
+        self._lock = threading.Lock()  # between a map's thread and cancel() from another
 
     def prestart(self, n_items: int) -> None:
         """Start the workers a map over ``n_items`` items will use, now: each imports what
@@ -161,6 +164,7 @@ class ProcessExecutor(Executor):
         self.close()
         if not items:
             return iter(())
+        self._cancelled = False  # here, not in the generator: a cancel() may come before it runs
         self._mapping = self._map(fn, list(items))
         return self._mapping
 
@@ -169,16 +173,19 @@ class ProcessExecutor(Executor):
 
         pending = collections.deque(items)
         width = self.workers_for(len(items))
-        self._cancelled = False
         if "torch" in sys.modules and _start_method(self.start_method) == "fork" and _POOL.ready(
                 self.threads_per_worker) < width:
             _warm_up()  # once here, and the forked workers inherit it
         while pending or self._busy:
             while pending and len(self._busy) < width and not self._cancelled:
                 worker = _POOL.take(self.threads_per_worker, self.start_method)
-                item = pending.popleft()
+                with self._lock:  # cancel() kills every worker it finds busy
+                    if self._cancelled:
+                        _POOL.give_back(worker)
+                        break
+                    item = pending.popleft()
+                    self._busy[worker] = item
                 worker.send(fn, item)
-                self._busy[worker] = item
             if not self._busy:
                 return  # cancelled
             ready = wait([w.conn for w in self._busy] + [w.process.sentinel for w in self._busy])
@@ -197,6 +204,10 @@ class ProcessExecutor(Executor):
         # Closing the generator early (Ctrl-C, on_error='raise') stops the workers that are
         # still busy: their items are cancelled. Idle workers stay for the next map.
         mapping, self._mapping = self._mapping, None
+        if mapping is not None and mapping.gi_running:
+            # running in another thread (a driver interrupted as it started its participants)
+            self.cancel()
+            return
         if mapping is not None:
             mapping.close()
         busy, self._busy = self._busy, {}
@@ -218,17 +229,33 @@ class ProcessExecutor(Executor):
 
     def cancel(self) -> None:
         # from the driver's thread while map runs in another: kill the busy workers; their
-        # items come back as crashes and the map ends
-        self._cancelled = True
-        for worker in list(self._busy):
-            if worker.process.is_alive():
-                worker.process.kill()
+        # items come back as crashes and the map ends. Returns once they are dead (not
+        # reaped: the map's thread does that), so that the driver can put their trials back.
+        with self._lock:
+            self._cancelled = True
+            killed = [w for w in list(self._busy) if w.process.is_alive()]
+        for worker in killed:
+            worker.process.kill()
+        deadline = time.monotonic() + 5
+        while killed and time.monotonic() < deadline:
+            time.sleep(0.005)
+            killed = [w for w in killed if not _dead(w.process)]
 
     def __repr__(self) -> str:
         return (
             f"ProcessExecutor(n_jobs={self.n_jobs!r}, "
             f"threads_per_worker={self.threads_per_worker!r})"
         )
+
+
+def _dead(process: Any) -> bool:
+    """Whether the process has exited (a zombie counts): its sentinel is readable."""
+    from multiprocessing.connection import wait
+
+    try:
+        return bool(wait([process.sentinel], 0))
+    except (OSError, ValueError):  # closed: reaped by the map's thread
+        return True
 
 
 def _crash_message(exitcode: Optional[int]) -> str:
@@ -249,7 +276,7 @@ class _Worker:
         self.start_method = start_method
         self.process = context.Process(target=_serve, args=(child, os.getpid(), threads),
                                        name="sweeps-worker", daemon=True)
-        with _main_not_imported(), _forksafe.quiet():
+        with _main_not_imported(), _forksafe.quiet(), _forksafe.interrupts_held():
             self.process.start()
         child.close()
 
@@ -376,6 +403,9 @@ def _serve(conn: Any, parent: int, threads: Optional[int]) -> None:
         # before torch (or numpy's BLAS) is imported by the first item
         for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
             os.environ[name] = str(threads)
+    # Ctrl-C is the driver's: it stops this worker and puts its trial back. Ignored here but
+    # while a task runs, which keeps the handler it had (processes it starts inherit that).
+    handler = _forksafe.ignore_interrupts()
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     _warm_up()
     while True:
@@ -390,7 +420,8 @@ def _serve(conn: Any, parent: int, threads: Optional[int]) -> None:
                 torch = sys.modules.get("torch")
                 if torch is not None and torch.get_num_threads() != threads:
                     torch.set_num_threads(threads)
-            message = ("ok", fn(item))
+            with _handling_interrupts(handler):
+                message = ("ok", fn(item))
         except BaseException as error:  # noqa: BLE001 - sent back to be raised in the driver
             message = ("error", error)
         try:
@@ -399,6 +430,21 @@ def _serve(conn: Any, parent: int, threads: Optional[int]) -> None:
             payload = pickle.dumps(("error", SweepsTypeError(
                 f"the result of {fn!r} on {item!r:.100} cannot be sent back: {error}")))
         conn.send_bytes(payload)
+
+
+@contextlib.contextmanager
+def _handling_interrupts(handler: Any) -> Iterator[None]:
+    """SIGINT handled by ``handler`` while held (a worker runs a task), ignored again after."""
+    import signal
+
+    if handler is None:
+        yield
+        return
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def raise_in_thread(thread: int, exception: Optional[type]) -> None:

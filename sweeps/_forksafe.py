@@ -9,12 +9,18 @@ No participant can write again, and every driver of the sweep waits for a lock n
 ``guard(engine)`` counts the connections of an engine that are in use in this process;
 ``quiet()`` is held around a fork: it waits until none is in use and keeps new ones waiting
 until the fork is done.
+
+Ctrl-C belongs to the driver: a terminal sends SIGINT to every process of the group, and a helper
+process (a worker, a painter) interrupted in its start-up would print a KeyboardInterrupt
+traceback of its own. ``interrupts_held()`` is held around the fork so that no SIGINT reaches the
+child before it ``ignore_interrupts()``; the driver stops its helpers itself.
 """
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import signal
 import threading
 import time
 from typing import Any, Iterator
@@ -66,6 +72,31 @@ def quiet() -> Iterator[None]:
         with _cond:
             _forking = False
             _cond.notify_all()
+
+
+@contextlib.contextmanager
+def interrupts_held() -> Iterator[None]:
+    """SIGINT is blocked in this thread while held, and so in a child forked meanwhile until it
+    calls ``ignore_interrupts``; one that arrives meanwhile is delivered here afterwards."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+
+
+def ignore_interrupts() -> Any:
+    """In a helper process: ignore SIGINT (the driver stops this process); the handler it had."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: leave the signals alone
+        return None
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    return previous
 
 
 def _reset_in_child() -> None:

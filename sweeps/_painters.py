@@ -17,6 +17,8 @@ import sys
 import threading
 from typing import Any, Callable, Optional
 
+from . import _forksafe
+
 logger = logging.getLogger(__name__)
 
 
@@ -34,7 +36,8 @@ class Painters:
             ours, theirs = context.Pipe()
             process = context.Process(target=_paint, args=(theirs, os.getpid()),
                                       name="sweeps-painter", daemon=True)
-            process.start()
+            with _forksafe.interrupts_held():
+                process.start()
             theirs.close()
             self._painters.append((process, ours))
 
@@ -100,6 +103,7 @@ def _paint(conn: Any, parent: int) -> None:
     """A painter's life: import matplotlib, draw the one picture it is sent, answer, exit."""
     from ._executors import _watch_parent
 
+    _forksafe.ignore_interrupts()  # Ctrl-C is the driver's: it stops this painter
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     niceness = os.getpriority(os.PRIO_PROCESS, 0)
     try:

@@ -269,13 +269,15 @@ def _unchanged(storage: Any, entry: Entry) -> bool:
 
 
 def _died_with_its_driver(lease: Optional[dict]) -> bool:
-    """Whether the whole driver is gone (Ctrl-C, kill -9): then the task is not to blame."""
+    """Whether the whole driver is gone (Ctrl-C, kill -9), or is this process, which stopped its
+    own worker (Ctrl-C; a worker that crashed is recorded by its driver as it crashes): then
+    the task is not to blame."""
     if not isinstance(lease, dict) or lease.get("host") != socket.gethostname():
         return False
     driver = lease.get("driver")
     if not isinstance(driver, int):
         return False
-    if driver == lease.get("pid"):
+    if driver in (lease.get("pid"), os.getpid()):
         return True
     try:
         os.kill(driver, 0)

@@ -274,7 +274,7 @@ class _StaleIndex:
         return self.snapshot
 
 
-def _running_trial_of_a_dead_worker(tmp_path, attempts):
+def _running_trial_of_a_dead_worker(tmp_path, attempts, driver=1):
     from sweeps import _trials
 
     storage = Store(str(tmp_path / "store.log")).optuna_storage()
@@ -286,7 +286,7 @@ def _running_trial_of_a_dead_worker(tmp_path, attempts):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
     storage.set_trial_system_attr(trial_id, _trials.LEASE, {
-        "host": _trials.socket.gethostname(), "pid": int(dead), "start": None, "driver": 1,
+        "host": _trials.socket.gethostname(), "pid": int(dead), "start": None, "driver": driver,
         "id": "gone", "attempts": attempts, "until": 0})
     return storage, study, trial_id
 
@@ -318,3 +318,13 @@ def test_a_trial_of_a_dead_worker_is_put_back_or_failed(tmp_path):
     [failed] = _trials.release_stale(storage, study._study_id)
     assert failed.trial_id == trial_id
     assert storage.get_trial(trial_id).state == optuna.trial.TrialState.FAIL
+
+
+def test_a_trial_whose_worker_this_driver_stopped_is_put_back_however_often(tmp_path):
+    """A driver stopped by Ctrl-C kills its own workers and puts their trials back: a long task
+    interrupted three times is not failed as a task that 'died 3 times'."""
+    from sweeps import _trials
+
+    storage, study, trial_id = _running_trial_of_a_dead_worker(tmp_path, 3, driver=os.getpid())
+    assert _trials.release_stale(storage, study._study_id) == []
+    assert storage.get_trial(trial_id).state == optuna.trial.TrialState.WAITING

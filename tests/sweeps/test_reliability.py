@@ -609,3 +609,72 @@ def test_a_timeout_never_breaks_a_module_half_imported(tmp_path, monkeypatch, in
         run()
     assert results and results[0].status == TIMED_OUT
     assert sys.modules[name].COMPLETE is True  # the import finished before the task stopped
+
+
+_CTRL_C_STUDY = """
+from sweeps import register
+from tests.sweeps.tasks_for_tests import create_task, load_offset
+
+register("ctrlc", create_task, grid=dict(x=list(range(6)), delay=3.0), data=load_offset)
+"""
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return children.read().split()
+    except OSError:
+        return []
+
+
+@pytest.mark.parametrize("when", ["start-up", "mid-task"])
+def test_ctrl_c_of_sweeps_run_prints_one_line_stops_everything_and_requeues(tmp_path, when):
+    """Ctrl-C as a terminal sends it, to the whole process group: the painters and workers the
+    driver forked printed 39-164 lines of KeyboardInterrupt tracebacks, and the tasks running
+    stayed 'stale' (RUNNING under a dead worker) until the next run."""
+    import signal
+
+    study = tmp_path / "ctrlc_study.py"
+    study.write_text(_CTRL_C_STUDY)
+    url = str(tmp_path / "s.log")
+    # a test run from a background shell ignores SIGINT; a terminal's `sweeps run` handles it
+    driver = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+              "from sweeps.cli import main; sys.exit(main(sys.argv[1:]))")
+    process = subprocess.Popen(
+        [sys.executable, "-c", driver, "run", str(study), "--store", url, "--n-jobs", "2",
+         "--no-progress"], cwd=REPO, env={**os.environ, "PYTHONPATH": REPO},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_children(process.pid)) < 4:  # two painters, two workers
+            assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+            time.sleep(0.01)
+        if when == "mid-task":
+            store = Store(url)
+            while sum(e.state == "RUNNING" and e.lease and "pid" in e.lease
+                      for e in store.entries("ctrlc")) < 2:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            running = {e.name for e in store.entries("ctrlc") if e.state == "RUNNING"}
+        os.killpg(process.pid, signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and len(err.splitlines()) <= 3, err
+    assert "interrupted" in err
+    deadline = time.monotonic() + 10
+    group = lambda: subprocess.run(["pgrep", "-g", str(process.pid)], capture_output=True,
+                                   text=True).stdout.split()
+    while group() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert group() == [], "processes of the interrupted run were left"
+    entries = Store(url).entries("ctrlc")
+    assert len(entries) == 6 and {e.state for e in entries} <= {"WAITING", "COMPLETE"}, entries
+    verify = subprocess.run([sys.executable, "-m", "sweeps", "verify", "ctrlc", "--store", url],
+                            capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert "stale          0" in verify.stdout, verify.stdout
+    if when == "mid-task":  # the tasks that were running wait in the queue for the next run
+        assert {e.name for e in entries if e.state == "WAITING"} >= running

@@ -493,6 +493,7 @@ def _task_counts(name: str, store: Any) -> str:
     words += [f"{n} {state}" for state, n in counts.items()
               if n and state not in ("complete", "failed")]
     if not verification.consistent:
+        store.records(name)  # a record that cannot be read: the caller says so, not the counts
         words.append(f"inconsistent records (sweeps verify {printable(name)})")
     return ", ".join(words)
 

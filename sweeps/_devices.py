@@ -3,6 +3,8 @@
 ``devices=['cuda:0', 'cuda:1']`` with ``tasks_per_device=2`` gives four slots, one per worker:
 ``cuda:0, cuda:1, cuda:0, cuda:1``. Each task gets its slot's device (``run(data, device=...)``
 for tasks of the contract) and records it. ``'auto'`` is every GPU torch sees, else the CPU.
+The CPU is not a device that runs one task at a time: with ``'cpu'`` (named, or what ``'auto'``
+falls back to) every worker gets the cpu slot, however many ``n_jobs`` asks for.
 """
 from __future__ import annotations
 
@@ -46,6 +48,14 @@ def slots(devices: Any, tasks_per_device: Any) -> Optional[list]:
             f"devices={devices!r} must be 'auto', 'cpu' or a list of device names such as "
             "['cuda:0', 'cuda:1']")
     return [device for _ in range(tasks_per_device) for device in chosen]
+
+
+def worker_limit(slot_list: Optional[list]) -> Optional[int]:
+    """How many workers the slots hold: one per slot where a GPU is among them (each runs
+    ``tasks_per_device`` tasks at once); None (no limit) for no slots or the CPU alone."""
+    if not slot_list or all(device == "cpu" for device in slot_list):
+        return None
+    return len(slot_list)
 
 
 def _canonical(device: str) -> str:

@@ -139,7 +139,8 @@ def sweep(
         devices, tasks_per_device: device slots: ``'auto'`` (every GPU, else the CPU),
             ``'cpu'`` or a list such as ``['cuda:0', 'cuda:1']``; each worker owns one slot
             (``tasks_per_device`` slots per device) and its tasks run on that device
-            (``run(data, device=...)``) and record it. None: tasks pick their own device.
+            (``run(data, device=...)``) and record it. The CPU alone limits nothing: every
+            worker (``n_jobs`` of them) gets it. None: tasks pick their own device.
         progress: show a progress bar on stderr.
         metric, mode: the metric to rank by, and ``'max'`` or ``'min'`` (default: from the
             metric's name; ``direction='maximize'/'minimize'`` is the older spelling).
@@ -301,15 +302,16 @@ def _common(problems: list, create_task: Any, data: Any, name: Any, store: Any, 
             direction: Any, task_timeout: Any = None, devices: Any = None,
             tasks_per_device: Any = 1) -> _Plan:
     """Check what sweep and search share; problems are gathered, not raised."""
-    from ._devices import slots as device_slots
+    from ._devices import slots as device_slots, worker_limit
 
     slots = _attempt(problems, device_slots, devices, tasks_per_device)
-    if slots is not None and n_jobs is None and executor == "processes":
-        n_jobs = len(slots)
-    elif slots is not None and isinstance(n_jobs, int) and n_jobs > len(slots):
+    limit = worker_limit(slots)  # None for the CPU: every worker shares its slot
+    if limit is not None and n_jobs is None and executor == "processes":
+        n_jobs = limit
+    elif limit is not None and isinstance(n_jobs, int) and n_jobs > limit:
         problems.append(SweepsValueError(
             f"n_jobs={n_jobs!r} workers need {n_jobs} device slots, but devices={devices!r} with "
-            f"tasks_per_device={tasks_per_device!r} gives {len(slots)}: raise tasks_per_device, "
+            f"tasks_per_device={tasks_per_device!r} gives {limit}: raise tasks_per_device, "
             "name more devices, or lower n_jobs"))
     if task_timeout is not None and (isinstance(task_timeout, bool) or not isinstance(
             task_timeout, (int, float)) or not task_timeout > 0 or task_timeout == float("inf")):

@@ -1,10 +1,12 @@
 """Device slots: each worker owns one slot and its tasks run on (and record) that device."""
 import os
+import pathlib
+import time
 
 import pytest
 
 from sweeps import SweepsValueError, sweep
-from sweeps._devices import available, slots
+from sweeps._devices import available, slots, worker_limit
 from tests.sweeps import tasks_for_tests as toys
 
 
@@ -43,7 +45,6 @@ def test_a_sweeps_core_task_trains_on_its_slot(store):
     (dict(devices="gpu"), "devices='gpu' must be 'auto', 'cpu' or a list"),
     (dict(devices=[]), "must be 'auto', 'cpu' or a list"),
     (dict(devices="cpu", tasks_per_device=0), "tasks_per_device=0 must be a positive int"),
-    (dict(devices="cpu", tasks_per_device=2, n_jobs=3), "n_jobs=3 workers need 3 device slots"),
 ])
 def test_bad_devices_are_refused_before_anything_runs(store, kwargs, message):
     with pytest.raises(SweepsValueError) as caught:
@@ -51,3 +52,48 @@ def test_bad_devices_are_refused_before_anything_runs(store, kwargs, message):
               progress=False, **kwargs)
     assert message in str(caught.value)
     assert not os.path.exists(store)
+
+
+class MeetingTask:
+    """Runs until the other task of the sweep has started too (or 30 s): alone, it fails."""
+
+    def __init__(self, x):
+        self.x = x
+
+    def run(self, data, *, device=None):
+        folder = pathlib.Path(data["folder"])
+        (folder / str(self.x)).touch()
+        deadline = time.monotonic() + 30
+        while len(list(folder.iterdir())) < 2:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"task x={self.x} ran alone: the other task never started")
+            time.sleep(0.05)
+        history = [{"score": float(self.x), "iteration": 0}]
+        return {"metrics": {**history[-1], "device": device, "pid": os.getpid()}, "runs": {},
+                "output": {"history": history}}
+
+
+def create_meeting_task(x):
+    return MeetingTask(x)
+
+
+@pytest.mark.parametrize("devices", ["cpu", "auto"])
+def test_the_cpu_takes_as_many_workers_as_n_jobs(store, tmp_path, devices):
+    """Before, devices='cpu' (and 'auto' without a GPU) gave one slot, so n_jobs=2 was refused:
+    'n_jobs=2 workers need 2 device slots, but devices='cpu' ... gives 1'."""
+    if devices == "auto" and available()[1:]:
+        pytest.skip("'auto' means the GPUs on this machine")
+    folder = tmp_path / "started"
+    folder.mkdir()
+    result = sweep(create_meeting_task, dict(x=[1, 2]), data={"folder": str(folder)},
+                   store=store, executor="processes", n_jobs=2, devices=devices,
+                   progress=False)
+    assert [r.status for r in result] == ["complete", "complete"], result.failed
+    assert [r.metrics["device"] for r in result] == ["cpu", "cpu"]
+    assert len({r.metrics["pid"] for r in result}) == 2  # two workers ran at once
+
+
+def test_only_gpus_limit_the_workers_to_their_slots():
+    assert worker_limit(slots("cpu", 1)) is None and worker_limit(None) is None
+    assert worker_limit(["cuda:0", "cuda:1"]) == 2
+    assert worker_limit(["cuda:0", "cuda:0", "cpu"]) == 3

@@ -191,8 +191,9 @@ class SweepResult:
                 ``epoch`` (iteration) where it was reached.
 
         Returns:
-            Columns rank, name, <params>, <metric>, [epoch], seconds. A task whose value is NaN
-            ranks last.
+            Columns rank, name, <params>, <metric>, [epoch], seconds; when the sweep has
+            pruned tasks (ranked after every complete one), also status and epochs (the number
+            of epochs each task ran). A task whose value is NaN ranks last.
         """
         import pandas as pd
 
@@ -219,9 +220,10 @@ class SweepResult:
                 row[metric], row["epoch"] = _best_epoch(result, metric, mode)
             row["seconds"] = result.seconds
             row["status"] = result.status
+            row["epochs"] = len(result.history)
             rows.append(row)
         order = ["name", *columns.values(), metric] + (["epoch"] if at == "best" else []) + [
-            "seconds", "status"
+            "seconds", "status", "epochs"
         ]
         frame = pd.DataFrame(rows, columns=order)
         frame[metric] = frame[metric].astype(float)
@@ -238,7 +240,9 @@ class SweepResult:
                 method="min", ascending=(mode == "min"), na_option="bottom")
             ranks = pd.concat([complete_ranks, pruned_ranks + len(complete_ranks)])
         frame.insert(0, "rank", ranks.astype(int))
-        keep = [c for c in frame.columns if c != "_pruned" and (c != "status" or pruned)]
+        # status and epochs (how far each task ran) tell pruned tasks apart: shown when any is
+        keep = [c for c in frame.columns
+                if c != "_pruned" and (c not in ("status", "epochs") or pruned)]
         return frame[keep]
 
     @property

@@ -1,6 +1,7 @@
 """What users read off a sweep's leaderboard where the plain cases say too little: pruned tasks
 ranked after every complete one (ties and NaN in both groups), ties that keep the sweep's order
-among many tasks, the epoch a task's best value was reached, and the pruned count in the repr."""
+among many tasks, the epoch a task's best value was reached, the epochs each task ran when some
+were pruned, and the pruned count in the repr."""
 import math
 
 import pytest
@@ -32,7 +33,18 @@ def test_pruned_tasks_rank_after_every_complete_task_with_their_own_ties(mode, o
     assert board["name"].tolist() == order
     assert board["rank"].tolist() == ranks
     assert board["status"].tolist() == [COMPLETE] * 5 + [PRUNED] * 5
-    assert list(board.columns) == ["rank", "name", "v", "score_test", "seconds", "status"]
+    assert list(board.columns) == ["rank", "name", "v", "score_test", "seconds", "status",
+                                   "epochs"]
+
+
+def test_pruned_leaderboards_say_how_many_epochs_each_task_ran():
+    tasks = [task("a", 0.5, iterations=[0, 1, 2, 3]), task("p", 0.9, PRUNED, iterations=[0, 1]),
+             task("q", 0.1, PRUNED, iterations=[0])]
+    board = SweepResult("s", tasks).leaderboard()
+    assert board[["name", "status", "epochs"]].values.tolist() == [
+        ["a", COMPLETE, 4], ["p", PRUNED, 2], ["q", PRUNED, 1]]
+    assert board["epochs"].dtype.kind == "i"
+    assert "epochs" not in SweepResult("s", tasks[:1]).leaderboard().columns  # none pruned
 
 
 def test_best_is_a_complete_task_even_when_a_pruned_one_scored_higher():

@@ -66,6 +66,8 @@ def test_pruning_stops_bad_trials_early_and_records_them_as_pruned(store):
     board = loaded.leaderboard()
     assert list(board["status"]).count("pruned") == len(pruned)
     assert board["status"].iloc[0] == "complete" and board["status"].iloc[-1] == "pruned"
+    ran = {r.name: len(r.history) for r in result}  # the README: "... and the epochs they ran"
+    assert dict(zip(board["name"], board["epochs"])) == ran
     study = optuna.load_study(study_name=result.name,
                               storage=loaded.store.optuna_storage())
     states = [t.state.name for t in study.trials]

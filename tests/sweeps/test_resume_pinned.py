@@ -40,22 +40,20 @@ def test_tasks_left_waiting_by_a_stopped_sweep_are_not_enqueued_twice(store):
 
 
 # The first run's driver dies (as under kill -9) while it runs X2, leaving X2 RUNNING under a
-# dead process's lease and X3 waiting.
+# dead process's lease and X3 waiting. It runs the create_task the resumed sweep runs (a sweep
+# name begun by another create_task is refused), its tasks made to die in that process alone.
 _DYING_DRIVER = """
 import os, sys
 from sweeps import sweep
 from tests.sweeps import tasks_for_tests as toys
 
-class Dying(toys.ToyTask):
-    def run(self, data):
-        if self.x == 2:
-            os._exit(3)
-        return super().run(data)
+def dying_run(self, data, run=toys.ToyTask.run):
+    if self.x == 2:
+        os._exit(3)
+    return run(self, data)
 
-def create_task(x):
-    return Dying(x)
-
-sweep(create_task, dict(x=[1, 2, 3]), data={"offset": 100}, store=sys.argv[1],
+toys.ToyTask.run = dying_run
+sweep(toys.create_task, dict(x=[1, 2, 3]), data={"offset": 100}, store=sys.argv[1],
       executor="sequential", progress=False)
 """
 

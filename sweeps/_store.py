@@ -28,6 +28,7 @@ import math
 import numbers
 import operator
 import os
+import re
 import sys
 import time
 import zlib
@@ -366,7 +367,8 @@ class Store:
         """
         recorded = self.meta(sweep).get("create_task")
         current = function_path(create_task)
-        if not _is_import_path(recorded) or not _is_import_path(current) or recorded == current:
+        if not _is_import_path(recorded) or not _is_import_path(current) or _same_function(
+                recorded, current):
             return
         suggestion = self._free_name(current)
         url = self.display_url
@@ -486,6 +488,30 @@ def function_path(fn: Any) -> str:
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", None)
     return f"{module}.{qualname}" if module and qualname else repr(fn)
+
+
+_STUDY_FILE_MODULE = re.compile(r"_sweeps_study_(\w+)_[0-9a-f]{10}")
+
+
+def _same_function(recorded: str, current: str) -> bool:
+    """Whether two import paths name one function. A study file's functions imported by path
+    (``sweeps run my_study.py``: the module is ``_sweeps_study_my_study_<digest>``) and by name
+    (``import my_study``, ``sweep('wine')``) are the same: ``my_study.<qualname>`` either way."""
+    if recorded == current:
+        return True
+    for one, other in ((recorded, current), (current, recorded)):
+        short = _study_file_short(one)
+        if short is not None and (other == short or other.endswith("." + short)
+                                  or _study_file_short(other) == short):
+            return True
+    return False
+
+
+def _study_file_short(path: str) -> Optional[str]:
+    """``'my_study.create_task'`` for ``'_sweeps_study_my_study_<digest>.create_task'``."""
+    module, _, qualname = path.partition(".")
+    found = _STUDY_FILE_MODULE.fullmatch(module)
+    return f"{found.group(1)}.{qualname}" if found and qualname else None
 
 
 def _is_import_path(path: Any) -> bool:

@@ -314,7 +314,8 @@ def test_another_create_task_under_the_same_default_name_is_refused(store, tmp_p
     assert [r.metrics for r in again] == [r.metrics for r in first]
 
 
-def test_a_study_by_name_and_a_study_file_resume_under_their_names(toy_study, store, write_study):
+def test_a_study_by_name_and_a_study_file_resume_under_their_names(toy_study, store, write_study,
+                                                                   monkeypatch):
     for _ in range(2):
         assert len(sweep(toy_study, store=store, executor="sequential", progress=False)) == 2
     path = write_study("filed", textwrap.dedent("""
@@ -328,6 +329,16 @@ def test_a_study_by_name_and_a_study_file_resume_under_their_names(toy_study, st
     """))
     for _ in range(2):
         assert len(sweep(path, store=store, executor="sequential", progress=False)) == 2
+    # the file's create_task imported by name, as `import filed` gives it, is the same function
+    monkeypatch.syspath_prepend(os.path.dirname(path))
+    monkeypatch.delitem(sys.modules, "filed", raising=False)
+    import filed
+
+    try:
+        assert len(sweep(filed.create_task, dict(x=[1, 2]), data={"offset": 0}, name="filed",
+                         store=store, executor="sequential", progress=False)) == 2
+    finally:
+        del sys.modules["filed"]
     trials = store.optuna_storage().get_all_trials(store.study_id("filed"))
     assert len(trials) == 2  # resumed: nothing ran twice
 

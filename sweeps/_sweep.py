@@ -14,8 +14,11 @@ import dataclasses
 import errno
 import difflib
 import logging
+import os
 import pickle
 import re
+import signal
+import socket
 import sys
 import threading
 import time
@@ -32,7 +35,7 @@ from ._results import SweepResult
 from ._spec import FAILED, TIMED_OUT, TaskResult
 from ._store import Store, function_path
 from ._urls import printable
-from ._trials import fail_lost, params_key, release_stale
+from ._trials import fail_lost, index, params_key, release_stale
 from ._work import (  # noqa: F401 - derive_seed and seed_everything are public here too
     InMemoryData,
     Job,
@@ -858,10 +861,34 @@ class _Driver:
         else:
             self.plan.executor.close()
         try:
-            with self.store.lock(self.plan.name):
-                release_stale(self.storage, self.study_id)
+            # A worker stopped a moment ago may still hold its lease while it dies: look again,
+            # briefly, until none of this driver's trials is left running.
+            deadline = time.monotonic() + 3
+            while True:
+                with self.store.lock(self.plan.name):
+                    release_stale(self.storage, self.study_id)
+                if not self._own_running() or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
         except Exception as error:  # the store itself may be what failed
             logger.debug("could not put back the trials of stopped participants: %s", error)
+
+    def _own_running(self) -> bool:
+        """Whether a trial is still RUNNING under a participant this driver started; a worker
+        process of this driver still holding one is ended (the sweep is stopping)."""
+        me, host, found = os.getpid(), socket.gethostname(), False
+        for entry in index(self.storage, self.study_id):
+            lease = entry.lease if isinstance(entry.lease, dict) else {}
+            if entry.state != "RUNNING" or lease.get("driver") != me or lease.get("host") != host:
+                continue
+            found = True
+            pid = lease.get("pid")
+            if isinstance(pid, int) and pid != me and _parent_of(pid) == me:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        return found
 
 
 class _Background:
@@ -948,3 +975,12 @@ def _failure_message(result: TaskResult) -> str:
 
 def _describe(fn: Any) -> str:
     return function_path(fn)
+
+
+def _parent_of(pid: int) -> Optional[int]:
+    """The parent pid of a live process (None when gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None

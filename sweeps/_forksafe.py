@@ -77,15 +77,43 @@ def quiet() -> Iterator[None]:
 @contextlib.contextmanager
 def interrupts_held() -> Iterator[None]:
     """SIGINT is blocked in this thread while held, and so in a child forked meanwhile until it
-    calls ``ignore_interrupts``; one that arrives meanwhile is delivered here afterwards."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    calls ``ignore_interrupts``; one that arrives meanwhile is delivered here afterwards.
+
+    Blocking it in this thread is not enough in a process with other threads: the kernel hands
+    the signal to one of them, and Python then raises KeyboardInterrupt in the main thread at
+    its next step, which may be inside an after-fork hook (logging's, say) that swallows it
+    ("Exception ignored in ..."): the Ctrl-C would be lost and the sweep run on. So in the main
+    thread Python's own handler is also replaced while held by one that only takes note, and
+    the interrupt is raised when the fork is done.
+    """
+    deferred = _Deferred()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        handler = signal.getsignal(signal.SIGINT)
+        if callable(handler):  # Python's (or the user's): SIG_IGN and SIG_DFL need nothing
+            previous = handler
+            signal.signal(signal.SIGINT, deferred)
+    before = (signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+              if hasattr(signal, "pthread_sigmask") else None)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        if before is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+            if deferred.arrived:
+                previous(*deferred.arrived[0])  # default_int_handler raises KeyboardInterrupt
+
+
+class _Deferred:
+    """A SIGINT handler that takes note of the signal instead of acting on it."""
+
+    def __init__(self) -> None:
+        self.arrived: list = []
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        self.arrived.append((signum, frame))
 
 
 def ignore_interrupts() -> Any:

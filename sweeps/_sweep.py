@@ -747,7 +747,9 @@ class _Driver:
             participate(self.job, 0, on_result=self._on_result)
             return
         slots = list(range(executor.workers_for(work or max(self._work(), 1))))
-        self.background = _Background(executor, Participate(self.job), slots)
+        background = _Background(executor, Participate(self.job), slots)
+        self.background = background  # before it starts: a Ctrl-C from here on stops it
+        background.start()
 
     def _work(self) -> int:
         entries = self.store.entries(self.plan.name)
@@ -855,7 +857,7 @@ class _Driver:
     def _stop(self) -> None:
         """Stop this driver's participants and put their trials back in the queue."""
         if self.background is not None:
-            self.plan.executor.cancel()
+            self.background.stop()
             self.background.join()
             self.background = None
         else:
@@ -899,13 +901,28 @@ class _Background:
         self.results: list = []
         self.error: Optional[BaseException] = None
         self._lock = threading.Lock()
+        self._stopped = False
         self._thread = threading.Thread(target=self._consume, args=(fn, items),
                                         name="sweeps-participants", daemon=True)
+
+    def start(self) -> None:
         self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the participants: those running are cancelled, and a map that has not begun
+        never begins (a Ctrl-C as the thread starts would otherwise leave its workers to claim
+        trials after the driver has put back what it could and gone)."""
+        with self._lock:
+            self._stopped = True
+        self.executor.cancel()
 
     def _consume(self, fn: Callable[[Any], Any], items: list) -> None:
         try:
-            for result in self.executor.map(fn, items):
+            with self._lock:
+                if self._stopped:
+                    return
+                mapping = self.executor.map(fn, items)
+            for result in mapping:
                 with self._lock:
                     self.results.append(result)
         except BaseException as error:  # handed to the driver's thread
@@ -920,10 +937,12 @@ class _Background:
         return not self._thread.is_alive()
 
     def join(self) -> None:
-        self._thread.join(30)
+        if self._thread.ident is not None:  # started
+            self._thread.join(30)
 
     def wait(self, seconds: float) -> None:
-        self._thread.join(seconds)
+        if self._thread.ident is not None:
+            self._thread.join(seconds)
 
 
 def _ship(data: Any, executor: Executor) -> Any:

@@ -16,6 +16,7 @@ import pytest
 
 from sweeps import Store
 from sweeps._executors import _POOL, ProcessExecutor
+from sweeps import _forksafe
 from sweeps._journal import file_lock
 
 
@@ -83,3 +84,27 @@ def test_a_file_lock_is_free_after_its_block_even_if_a_worker_was_forked_inside_
     finally:
         os.close(handle)
         _POOL.shutdown()
+
+
+def test_a_ctrl_c_during_a_fork_is_raised_after_it_not_lost_inside():
+    """With another thread running, the kernel may hand SIGINT to that thread and Python raise
+    KeyboardInterrupt in the main thread at its next step: inside a fork's after-fork hooks,
+    which swallow it. Held, the interrupt waits for the end of the block, and is raised there."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)  # a thread that does not block SIGINT
+    other.start()
+    reached_the_end = False
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with _forksafe.interrupts_held():
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(50):  # Python steps, in which a KeyboardInterrupt would land
+                    time.sleep(0.01)
+                reached_the_end = True
+    finally:
+        stop.set()
+    assert reached_the_end
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -22,26 +22,9 @@ import itertools
 import math
 from typing import Any, Callable, Iterable, Iterator, Optional
 
+from ._ctor import Obj  # a dict whose keys are also attributes, as yo_fluq_ds's Obj
+
 __all__ = ["Obj", "Query", "Queryable", "fluq"]
-
-
-class Obj(dict):
-    """A dict whose keys are also attributes: ``Obj(lr=0.1).lr == 0.1``."""
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            raise AttributeError(f"Obj has no key {key!r}; its keys: {list(self)}") from None
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        self[key] = value
-
-    def __delattr__(self, key: str) -> None:
-        try:
-            del self[key]
-        except KeyError:
-            raise AttributeError(f"Obj has no key {key!r}; its keys: {list(self)}") from None
 
 
 class Queryable:

@@ -11,3 +11,14 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def marks(tmp_path, monkeypatch):
+    """A folder where tests/bad_input_tasks.py's tasks leave a mark when built or run."""
+    from tests import bad_input_tasks
+
+    folder = tmp_path / "marks"
+    folder.mkdir()
+    monkeypatch.setenv(bad_input_tasks.MARKER, str(folder))
+    return folder

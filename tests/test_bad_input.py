@@ -19,14 +19,6 @@ from tests import bad_input_tasks as tasks
 
 
 @pytest.fixture
-def marks(tmp_path, monkeypatch):
-    folder = tmp_path / "marks"
-    folder.mkdir()
-    monkeypatch.setenv(tasks.MARKER, str(folder))
-    return folder
-
-
-@pytest.fixture
 def store(tmp_path):
     return tmp_path / "store" / "sweeps.log"
 

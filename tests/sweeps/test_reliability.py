@@ -148,13 +148,7 @@ def test_a_full_disk_is_one_clear_line_naming_the_store_and_nothing_runs(tmp_pat
     path = folder / f"s{suffix}"
     sweep(toys.create_task, dict(x=[1, 2]), data={"offset": 0}, store=str(path), name="kept",
           executor="sequential", progress=False)
-    filler = folder / "filler"
-    with open(filler, "wb", buffering=0) as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 4096)
-        except OSError:
-            pass
+    filler = _fill(folder)
     log = tmp_path / "ran.txt"
     with pytest.raises(SweepsError) as caught:
         sweep(toys.create_counted_task, dict(x=[1, 2, 3], log=[str(log)]), data={"offset": 0},
@@ -443,13 +437,7 @@ def test_a_full_temp_folder_does_not_stop_a_process_sweep(tmp_path, monkeypatch,
     folder = tmp_path / "tmp"
     folder.mkdir()
     tmpfs(folder, "size=64k", "needs root to mount a tiny tmpfs")
-    filler = folder / "filler"
-    with open(filler, "wb", buffering=0) as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 4096)
-        except OSError:
-            pass
+    filler = _fill(folder)
     # a few KB stay free: enough for tempfile's own probe (so the folder is used), not the data
     os.truncate(filler, filler.stat().st_size - 8192)
     monkeypatch.setenv("TMPDIR", str(folder))
@@ -678,3 +666,15 @@ def test_ctrl_c_of_sweeps_run_prints_one_line_stops_everything_and_requeues(tmp_
     assert "stale          0" in verify.stdout, verify.stdout
     if when == "mid-task":  # the tasks that were running wait in the queue for the next run
         assert {e.name for e in entries if e.state == "WAITING"} >= running
+
+
+def _fill(folder):
+    """Write a file in ``folder`` until its filesystem is full; return the file's path."""
+    filler = folder / "filler"
+    with open(filler, "wb", buffering=0) as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 4096)
+        except OSError:
+            pass
+    return filler

@@ -121,15 +121,6 @@ def test_search_in_worker_processes(store):
 # ----------------------------------------------------------------------------- bad input
 
 
-@pytest.fixture
-def marks(tmp_path, monkeypatch):
-    """A folder where tests/bad_input_tasks.py's tasks leave a mark when built or run."""
-    folder = tmp_path / "marks"
-    folder.mkdir()
-    monkeypatch.setenv(marked.MARKER, str(folder))
-    return folder
-
-
 def _refused(error_type, store, marks, space, message, **kwargs):
     """search() raises ``error_type`` with ``message``; no task was built or run, and the store
     (its file and its folder) was not created."""

@@ -113,6 +113,15 @@ def list_studies() -> list[str]:
     return sorted(set(_STUDIES) | set(_builtin_names()))
 
 
+def study_module_name(path: str) -> str:
+    """The module name a study file is imported under: ``_sweeps_study_<stem>_<digest>``, its
+    stem (non-alphanumerics as ``_``) and a digest of its absolute path."""
+    path = os.path.abspath(path)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    digest = hashlib.sha1(path.encode()).hexdigest()[:10]
+    return f"_sweeps_study_{''.join(c if c.isalnum() else '_' for c in stem)}_{digest}"
+
+
 def load_study_file(path: str) -> list[Study]:
     """Import a study file by its path and return the studies it registered.
 
@@ -123,9 +132,7 @@ def load_study_file(path: str) -> list[Study]:
     path = os.path.abspath(path)
     if not os.path.isfile(path):
         raise SweepsValueError(f"study file {path!r} does not exist; give the path of a .py file.")
-    stem = os.path.splitext(os.path.basename(path))[0]
-    digest = hashlib.sha1(path.encode()).hexdigest()[:10]
-    module_name = f"_sweeps_study_{''.join(c if c.isalnum() else '_' for c in stem)}_{digest}"
+    module_name = study_module_name(path)
     module = sys.modules.get(module_name)
     if module is None:
         spec = importlib.util.spec_from_file_location(module_name, path)

@@ -10,6 +10,7 @@ A space maps ``create_task``'s argument names to Optuna distributions or to simp
 from __future__ import annotations
 
 import difflib
+import math
 import numbers
 from typing import Any, Optional
 
@@ -144,9 +145,7 @@ class Space:
 def check_grid_trials(grid: dict, n_trials: Any) -> None:
     """With sampler='grid', ``n_trials`` may not exceed the grid's points: Optuna's GridSampler
     would run the extra trials again on points it already ran (warning at each)."""
-    points = 1
-    for values in grid.values():
-        points *= len(values)
+    points = math.prod(len(values) for values in grid.values())
     if isinstance(n_trials, int) and not isinstance(n_trials, bool) and n_trials > points:
         sizes = ", ".join(f"{name}: {len(values)} value{'s' if len(values) != 1 else ''}"
                           for name, values in grid.items())

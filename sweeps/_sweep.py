@@ -35,7 +35,7 @@ from ._results import SweepResult
 from ._spec import FAILED, TIMED_OUT, TaskResult
 from ._store import Store, function_path
 from ._urls import printable
-from ._trials import fail_lost, index, params_key, release_stale
+from ._trials import fail_lost, index, params_key, parent_of, release_stale
 from ._work import (  # noqa: F401 - derive_seed and seed_everything are public here too
     InMemoryData,
     Job,
@@ -162,7 +162,7 @@ def sweep(
     namer = _attempt(problems, Autonamer, create_task, prefix=prefix, abbreviations=abbreviations)
     specs = None if namer is None else _attempt(problems, namer.specs, **grid)
     _check_store(problems, plan)
-    _check_same_task(plan)
+    plan.store.check_create_task(plan.name, plan.create_task)  # before anything is written
     plan.specs = specs
     plan.meta = {"kind": "grid", "create_task": _describe(create_task), "data": _loader(data),
                  "seed": seed, "grid": grid, "prefix": prefix, "abbreviations": abbreviations}
@@ -249,7 +249,7 @@ def search(
         problems.extend(_unpicklable("pruner", pruner) if pruner is not None
                         and not isinstance(pruner, str) else [])
     _check_store(problems, plan)
-    _check_same_task(plan)
+    plan.store.check_create_task(plan.name, plan.create_task)  # before anything is written
     plan.search = SearchPlan(space_obj, n_trials, sampler, pruner, namer)
     plan.meta = {"kind": "search", "create_task": _describe(create_task), "data": _loader(data),
                  "seed": seed, "space": space_obj.to_json(), "n_trials": n_trials,
@@ -372,12 +372,6 @@ def _check_store(problems: list, plan: _Plan) -> None:
     if problems:
         _raise(problems)
     plan.store.check()
-
-
-def _check_same_task(plan: _Plan) -> None:
-    """A sweep name the store gives to another create_task is refused before anything is
-    written (``Store.check_create_task``); ``sweeps worker`` imports the recorded one."""
-    plan.store.check_create_task(plan.name, plan.create_task)
 
 
 def _loader(data: Any) -> Optional[str]:
@@ -885,7 +879,7 @@ class _Driver:
                 continue
             found = True
             pid = lease.get("pid")
-            if isinstance(pid, int) and pid != me and _parent_of(pid) == me:
+            if isinstance(pid, int) and pid != me and parent_of(pid) == me:
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except OSError:
@@ -994,12 +988,3 @@ def _failure_message(result: TaskResult) -> str:
 
 def _describe(fn: Any) -> str:
     return function_path(fn)
-
-
-def _parent_of(pid: int) -> Optional[int]:
-    """The parent pid of a live process (None when gone or unreadable)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return int(stat.read().rsplit(b")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None

@@ -53,14 +53,28 @@ def params_key(params: dict) -> str:
 # ----------------------------------------------------------------------------- participants
 
 
-def _process_start(pid: int) -> Optional[str]:
-    """The start time of process ``pid`` in clock ticks since boot (Linux), to tell a reused pid."""
+def proc_stat(pid: Any) -> Optional[list]:
+    """The fields of ``/proc/<pid>/stat`` after the command name (Linux), as bytes: [0] the
+    state, [1] the parent pid, [19] the start time in clock ticks since boot. None when the
+    process is gone or this is not Linux."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as stat:
             fields = stat.read().rsplit(b")", 1)[1].split()
-        return fields[19].decode()  # field 22 of the whole line
-    except (OSError, IndexError):
+    except OSError:
         return None
+    return fields if len(fields) > 19 else None
+
+
+def parent_of(pid: int) -> Optional[int]:
+    """The parent pid of a live process (None when gone or unreadable)."""
+    fields = proc_stat(pid)
+    return int(fields[1]) if fields else None
+
+
+def _process_start(pid: int) -> Optional[str]:
+    """The start time of process ``pid`` in clock ticks since boot (Linux), to tell a reused pid."""
+    fields = proc_stat(pid)
+    return fields[19].decode() if fields else None
 
 
 # The ids of the participants working in this process: a lease held by this process but by a
@@ -105,11 +119,8 @@ def _pid_alive(pid: int, start: Optional[str]) -> bool:
         return True
     if start is not None and now != start:
         return False  # the pid was reused by a new process
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            return stat.read().rsplit(b")", 1)[1].split()[0] not in (b"Z", b"X")  # zombie
-    except OSError:
-        return False
+    fields = proc_stat(pid)
+    return fields is not None and fields[0] not in (b"Z", b"X")  # not a zombie
 
 
 def lease_alive(lease: Optional[dict], started: Optional[datetime.datetime]) -> bool:

@@ -6,7 +6,6 @@ them, calls the loader once, and works the queue like any participant until noth
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 import re
@@ -63,26 +62,21 @@ def _study_file(module_name: str, attributes: list) -> Any:
     found in the current folder (the same path first, then a file of the same stem); None when
     there is none. A study's ``create_task`` comes back as the registry holds it (``FileTask``),
     so that tracebacks name the user's file."""
-    from ._registry import load_study_file
+    from ._registry import load_study_file, study_module_name
 
     match = _STUDY_MODULE.match(module_name)
     if not match:
         return None
-    stem, digest = match.groups()
-    candidates = []
-    for entry in sorted(os.listdir(os.getcwd())):
-        base, ext = os.path.splitext(entry)
-        if ext == ".py" and "".join(c if c.isalnum() else "_" for c in base) == stem:
-            path = os.path.abspath(entry)
-            same = hashlib.sha1(path.encode()).hexdigest()[:10] == digest
-            candidates.insert(0, path) if same else candidates.append(path)
+    same_stem = module_name.rsplit("_", 1)[0]  # without the digest of the driver's path
+    here = {os.path.abspath(entry): study_module_name(entry)
+            for entry in sorted(os.listdir(os.getcwd())) if entry.endswith(".py")}
+    candidates = ([path for path, name in here.items() if name == module_name]  # the same path
+                  + [path for path, name in here.items()
+                     if name != module_name and name.rsplit("_", 1)[0] == same_stem])
     for path in candidates:
         studies = load_study_file(path)
-        module = next((m for m in list(sys.modules.values())
-                       if getattr(m, "__file__", None) == path
-                       and m.__name__.startswith("_sweeps_study_")), None)
         try:
-            obj = module
+            obj = sys.modules[here[path]]
             for attribute in attributes:
                 obj = getattr(obj, attribute)
         except AttributeError:

@@ -412,8 +412,7 @@ def _timing(asked: Any, done_before: set, store: Any) -> Optional[str]:
     (interpreter, imports, data, worker processes) until the first task began."""
     from ._trials import params_key
 
-    ran = {params_key(r.params): r for r in asked
-           if not (r.ok and params_key(r.params) in done_before)}
+    ran = {params_key(r.params): r for r in _ran(asked, done_before)[1]}
     begun = [entry.started.timestamp() for entry in store.entries(asked.name)
              if entry.key in ran and entry.started is not None]
     if not begun:
@@ -424,11 +423,18 @@ def _timing(asked: Any, done_before: set, store: Any) -> Optional[str]:
             f"first task began: {startup:.1f} s (interpreter, imports, data, worker processes)")
 
 
-def _summary(asked: Any, done_before: set, store: Any) -> str:
+def _ran(asked: Any, done_before: set) -> tuple[list, list]:
+    """(already complete before this command, run by it): the tasks a command asked for."""
     from ._trials import params_key
 
-    already = [r for r in asked if r.ok and params_key(r.params) in done_before]
-    ran = [r for r in asked if not (r.ok and params_key(r.params) in done_before)]
+    already, ran = [], []
+    for result in asked:
+        (already if result.ok and params_key(result.params) in done_before else ran).append(result)
+    return already, ran
+
+
+def _summary(asked: Any, done_before: set, store: Any) -> str:
+    already, ran = _ran(asked, done_before)
     counts = _status_counts(ran)
     if not ran:
         what = f"nothing to run: {'the' if len(already) == 1 else 'all'} {_tasks(len(already))} " \
@@ -452,14 +458,16 @@ _STARTED = {"at": time.monotonic(), "process": False}
 def _elapsed() -> float:
     """Seconds since the command started."""
     if _STARTED["process"]:
+        from ._trials import proc_stat
+
+        fields = proc_stat("self")
         try:
-            with open("/proc/self/stat", "rb") as stat:
-                ticks = int(stat.read().rsplit(b")", 1)[1].split()[19])
             with open("/proc/uptime") as uptime:
-                return max(float(uptime.read().split()[0]) - ticks / os.sysconf("SC_CLK_TCK"),
-                           0.0)
-        except (OSError, ValueError, IndexError):
-            pass  # not Linux: from main()
+                up = float(uptime.read().split()[0])
+        except OSError:
+            fields = None  # not Linux: from main()
+        if fields:
+            return max(up - int(fields[19]) / os.sysconf("SC_CLK_TCK"), 0.0)
     return time.monotonic() - _STARTED["at"]
 
 
